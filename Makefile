@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make run` (dashboard on SQLite + bundled data) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test lint demo db-upgrade clean-venv
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+db-upgrade: $(VENV)/.runtime
+	$(PY) -m core db upgrade
+
+run: $(VENV)/.runtime
+	$(PY) -m core db upgrade
+	$(PY) -m core ingest --source sample --if-empty
+	$(PY) -m streamlit run dashboard/app.py --server.port=$(PORT)
+
+test: $(VENV)/.dev
+	bash scripts/test.sh
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check core dashboard pages tests bench
+	$(VENV)/bin/mypy
+
+clean-venv:
+	rm -rf $(VENV)
