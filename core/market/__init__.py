@@ -1,0 +1,1 @@
+"""Market data: sources, validation, cleaning, storage and the trading calendar."""
