@@ -1,0 +1,10 @@
+"""Monitoring: the prediction ledger, its scores, alert rules, alert channels and drift.
+
+Modules (each small, each usable alone):
+
+- ``ledger``   log forecasts beside the naive baseline; reconcile them with actuals.
+- ``scores``   RMSE/MAE/MAPE/MASE, interval coverage and hit rate over the ledger.
+- ``alerts``   alert rules, threshold checks, and episode bookkeeping in ``alerts``.
+- ``channels`` deliver alerts to the log, a Slack-style webhook and SMTP, with retries.
+- ``drift``    ADWIN/KSWIN over forecast errors, drift events and their calibration.
+"""
