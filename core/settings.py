@@ -73,6 +73,9 @@ class Settings:
     smtp_sender: str = "forecasts@localhost"
     smtp_recipients: tuple[str, ...] = ()
     drift_policy: str = "manual"
+    analyst_password_hash: str | None = None
+    analyst_emails: tuple[str, ...] = ()
+    watchlist: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,4 +113,11 @@ class Settings:
             smtp_sender=env.get("SMTP_FROM", "forecasts@localhost"),
             smtp_recipients=recipients,
             drift_policy=drift_policy,
+            analyst_password_hash=env.get("ANALYST_PASSWORD_HASH") or None,
+            analyst_emails=tuple(
+                e.strip().lower() for e in env.get("ANALYST_EMAILS", "").split(",") if e.strip()
+            ),
+            watchlist=tuple(
+                s.strip().upper() for s in env.get("WATCHLIST", "").split(",") if s.strip()
+            ),
         )

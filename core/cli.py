@@ -1,0 +1,120 @@
+"""Command-line front door: ``python -m core --help``.
+
+Every subcommand calls the same use cases as the dashboard. Errors print one clear line
+to stderr and exit non-zero; there is no traceback for a ``CoreError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.errors import CoreError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from core.context import open_context
+
+    ctx = open_context(migrate=True)
+    from core.db.engine import safe_url
+
+    print(f"database {safe_url(ctx.db.url)} is up to date")
+    return 0
+
+
+def _cmd_jobs_run(args: argparse.Namespace) -> int:
+    from core import jobs
+    from core.context import open_context
+    from core.handlers import HANDLERS
+
+    ctx = open_context(migrate=False)
+    job = jobs.run(ctx.db, args.job_id, HANDLERS)
+    print(f"job {job.id} {job.status}" + (f": {job.error}" if job.error else ""))
+    return 0 if job.status == "succeeded" else 1
+
+
+def _cmd_jobs_list(args: argparse.Namespace) -> int:
+    from core import jobs
+    from core.context import open_context
+
+    ctx = open_context()
+    rows = [
+        {
+            "id": j.id,
+            "kind": j.kind,
+            "symbol": j.symbol,
+            "status": j.status,
+            "progress": round(j.progress, 2),
+            "message": j.message,
+            "error": j.error,
+            "created_by": j.created_by,
+            "created_at": j.created_at,
+        }
+        for j in jobs.recent(ctx.db, limit=args.limit)
+    ]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(
+                f"{r['id']:>5}  {r['kind']:<9} {r['symbol'] or '-':<8} {r['status']:<10} "
+                f"{r['progress']:>4.0%}  {r['error'] or r['message'] or ''}"
+            )
+    return 0
+
+
+def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> (
+    argparse.ArgumentParser
+):
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Stock forecasting: ingest market data, fit and monitor ARIMA-family models.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply migrations (idempotent)")
+    up.set_defaults(func=_cmd_db_upgrade)
+
+    jobs_p = sub.add_parser("jobs", help="background jobs")
+    jobs_sub = jobs_p.add_subparsers(dest="jobs_command", metavar="ACTION")
+    run = jobs_sub.add_parser("run", help="run one queued job in this process")
+    run.add_argument("job_id", type=int)
+    run.set_defaults(func=_cmd_jobs_run)
+    ls = jobs_sub.add_parser("list", help="recent jobs")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_jobs_list)
+
+    from core import cli_data, cli_models, cli_monitor
+
+    for register in (cli_data.register, cli_models.register, cli_monitor.register, *extra):
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2 if args.command is None else 2
+    try:
+        return func(args)
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130

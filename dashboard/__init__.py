@@ -1,0 +1,1 @@
+"""Streamlit glue: cached resources and queries, widgets, charts, state keys."""

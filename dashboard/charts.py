@@ -1,0 +1,152 @@
+"""Plotly figures with one template, readable on light and dark themes.
+
+Pure functions from frames to figures: no Streamlit calls, so they are easy to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+BLUE = "#1f6feb"
+ORANGE = "#f0883e"
+GREEN = "#2da44e"
+RED = "#cf222e"
+GREY = "#8b949e"
+PURPLE = "#8250df"
+PALETTE = [BLUE, ORANGE, GREEN, PURPLE, "#bf8700", "#1b7c83", RED]
+
+pio.templates["stockcast"] = go.layout.Template(
+    layout=go.Layout(
+        colorway=PALETTE,
+        font={"family": "Inter, Helvetica, Arial, sans-serif", "size": 13},
+        hovermode="x unified",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        xaxis={"showgrid": False},
+        yaxis={"gridcolor": "rgba(139,148,158,0.25)", "zeroline": False},
+    )
+)
+TEMPLATE = "plotly_white+stockcast"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _no_weekend_gaps(fig: go.Figure) -> None:
+    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+
+
+def candlestick(bars: pd.DataFrame, *, title: str) -> go.Figure:
+    """Candlestick with volume; imputed days and flagged outliers are marked."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
+                        vertical_spacing=0.03)
+    fig.add_trace(
+        go.Candlestick(
+            x=bars["date"], open=bars["open"], high=bars["high"], low=bars["low"],
+            close=bars["close"], name="OHLC",
+            increasing_line_color=GREEN, decreasing_line_color=RED,
+        ),
+        row=1, col=1,
+    )
+    if "imputed" in bars and bars["imputed"].any():
+        imp = bars[bars["imputed"]]
+        fig.add_trace(
+            go.Scatter(x=imp["date"], y=imp["close"], mode="markers", name="Imputed (filled)",
+                       marker={"symbol": "circle-open", "size": 8, "color": GREY}),
+            row=1, col=1,
+        )
+    if "outlier" in bars and bars["outlier"].any():
+        out = bars[bars["outlier"]]
+        fig.add_trace(
+            go.Scatter(x=out["date"], y=out["high"] * 1.02, mode="markers",
+                       name="Flagged outlier", marker={"symbol": "triangle-down", "size": 10,
+                                                       "color": ORANGE}),
+            row=1, col=1,
+        )
+    fig.add_trace(
+        go.Bar(x=bars["date"], y=bars["volume"], name="Volume",
+               marker_color=_rgba(BLUE, 0.45), showlegend=False),
+        row=2, col=1,
+    )
+    fig.update_layout(template=TEMPLATE, title=title, height=560,
+                      xaxis_rangeslider_visible=False)
+    fig.update_yaxes(title_text="Price", row=1, col=1)
+    fig.update_yaxes(title_text="Volume", row=2, col=1)
+    _no_weekend_gaps(fig)
+    return fig
+
+
+def forecast_fan(
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    *,
+    title: str,
+    overlays: dict[str, pd.DataFrame] | None = None,
+) -> go.Figure:
+    """History, forecast mean and 80%/95% bands; optional overlays (mean lines)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=history.index, y=history.values, name="History",
+                             line={"color": GREY, "width": 1.6}))
+    x = list(forecast["date"]) + list(forecast["date"][::-1])
+    fig.add_trace(go.Scatter(x=x, y=list(forecast["hi95"]) + list(forecast["lo95"][::-1]),
+                             fill="toself", fillcolor=_rgba(BLUE, 0.15), line={"width": 0},
+                             name="95% interval", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=x, y=list(forecast["hi80"]) + list(forecast["lo80"][::-1]),
+                             fill="toself", fillcolor=_rgba(BLUE, 0.30), line={"width": 0},
+                             name="80% interval", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=forecast["date"], y=forecast["mean"], name="Forecast",
+                             line={"color": BLUE, "width": 2.4}))
+    for i, (label, frame) in enumerate((overlays or {}).items()):
+        fig.add_trace(go.Scatter(x=frame["date"], y=frame["mean"], name=label,
+                                 line={"color": PALETTE[(i + 1) % len(PALETTE)], "width": 1.6,
+                                       "dash": "dash"}))
+    fig.update_layout(template=TEMPLATE, title=title, height=480, yaxis_title="Price")
+    _no_weekend_gaps(fig)
+    return fig
+
+
+def fold_errors(per_fold: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
+    """Grouped bars of a metric per backtest fold: model vs naive."""
+    fig = go.Figure()
+    for column, color in ((f"{metric}_model", BLUE), (f"{metric}_naive", GREY)):
+        if column in per_fold:
+            fig.add_trace(go.Bar(x=per_fold["origin"].astype(str), y=per_fold[column],
+                                 name=column.split("_", 1)[1].capitalize(), marker_color=color))
+    fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=340,
+                      xaxis_title="Forecast origin", yaxis_title=metric.upper())
+    return fig
+
+
+def residual_diagnostics(residuals: pd.Series, acf: Sequence[float], pacf: Sequence[float],
+                         qq: tuple[np.ndarray, np.ndarray]) -> go.Figure:
+    """Residuals over time, ACF, PACF and a normal Q-Q plot in one figure."""
+    fig = make_subplots(rows=2, cols=2, subplot_titles=("Residuals", "Normal Q-Q", "ACF", "PACF"))
+    fig.add_trace(go.Scatter(x=residuals.index, y=residuals.values, mode="lines",
+                             line={"color": BLUE, "width": 1}, name="residual"), row=1, col=1)
+    theo, sample = qq
+    fig.add_trace(go.Scatter(x=theo, y=sample, mode="markers", marker={"size": 3, "color": BLUE},
+                             name="quantiles"), row=1, col=2)
+    lim = [float(np.nanmin(theo)), float(np.nanmax(theo))]
+    slope = float(np.nanstd(sample)) if len(sample) else 1.0
+    fig.add_trace(go.Scatter(x=lim, y=[lim[0] * slope + float(np.nanmean(sample)),
+                                       lim[1] * slope + float(np.nanmean(sample))],
+                             mode="lines", line={"color": ORANGE}, name="normal"), row=1, col=2)
+    band = 1.96 / np.sqrt(max(len(residuals), 1))
+    for col, values in ((1, acf), (2, pacf)):
+        lags = list(range(1, len(values) + 1))
+        fig.add_trace(go.Bar(x=lags, y=list(values), marker_color=BLUE, name="corr"),
+                      row=2, col=col)
+        for sign in (1, -1):
+            fig.add_hline(y=sign * band, line={"color": RED, "dash": "dot", "width": 1},
+                          row=2, col=col)
+    fig.update_layout(template=TEMPLATE, height=560, showlegend=False)
+    return fig

@@ -1,0 +1,55 @@
+"""Widget keys, page-prefixed, in one place so tests can find every widget by key."""
+
+SYMBOL = "symbol"  # the shared symbol selection (sidebar)
+
+# Overview
+OV_LOAD_DEMO = "ov_load_demo"
+
+# Data explorer
+EX_RANGE = "ex_range"
+EX_ADJUST = "ex_adjust"
+EX_FETCH = "ex_fetch"
+EX_FETCH_SYMBOLS = "ex_fetch_symbols"
+EX_UPLOAD = "ex_upload"
+EX_UPLOAD_SYMBOL = "ex_upload_symbol"
+EX_UPLOAD_GO = "ex_upload_go"
+EX_SHOW_TABLE = "ex_show_table"
+
+# Model fitting
+FIT_KIND = "fit_kind"
+FIT_ENGINE = "fit_engine"
+FIT_AUTO = "fit_auto"
+FIT_P = "fit_p"
+FIT_D = "fit_d"
+FIT_Q = "fit_q"
+FIT_CONSTANT = "fit_constant"
+FIT_LOG = "fit_log"
+FIT_IC = "fit_ic"
+FIT_EXOG = "fit_exog"
+FIT_EXOG_POLICY = "fit_exog_policy"
+FIT_OUTLIERS = "fit_outliers"
+FIT_WINDOW = "fit_window"
+FIT_FOLDS = "fit_folds"
+FIT_HORIZON = "fit_horizon"
+FIT_MEMBERS = "fit_members"
+FIT_GO = "fit_go"
+FIT_SAVE = "fit_save"
+FIT_PROMOTE = "fit_promote"
+FIT_OVERRIDE = "fit_override"
+FIT_ROLLBACK = "fit_rollback"
+
+# Forecast
+FC_HORIZON = "fc_horizon"
+FC_OVERLAY = "fc_overlay"
+FC_NAIVE = "fc_naive"
+FC_LOG = "fc_log"
+
+# Monitoring
+MON_WINDOW = "mon_window"
+MON_RETRAIN = "mon_retrain"
+MON_PROMOTE = "mon_promote"
+
+# Sidebar sign-in
+AUTH_PASSWORD = "auth_password"
+AUTH_SIGN_IN = "auth_sign_in"
+AUTH_SIGN_OUT = "auth_sign_out"
