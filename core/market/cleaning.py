@@ -81,10 +81,31 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     return np.asarray(dev / scale, dtype="float64")
 
 
-def flag_outliers(frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def rolling_robust_z(values: np.ndarray, window: int) -> np.ndarray:
+    """Robust z against a centred rolling median/MAD (volatility changes over decades).
+
+    Falls back to the whole-series median/MAD where the window is too short or flat.
+    """
+    global_z = robust_z(values)
+    if window <= 0 or len(values) < 2 * 20:
+        return global_z
+    s = pd.Series(values)
+    med = s.rolling(window, center=True, min_periods=20).median()
+    mad = (s - med).abs().rolling(window, center=True, min_periods=20).median()
+    scale = MAD_SCALE * mad
+    local = ((s - med).abs() / scale).to_numpy(dtype="float64")
+    usable = np.isfinite(local) & (scale.to_numpy() > 0)
+    return np.where(usable, local, global_z)
+
+
+def flag_outliers(
+    frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD, *, window: int = 252
+) -> pd.DataFrame:
     """Add ``outlier`` (bool), ``outlier_score`` (robust z) and ``outlier_reason`` columns.
 
-    Scores the close-to-close log return. On a split day the raw return is corrected by the
+    Scores the close-to-close log return against a centred rolling median/MAD over
+    ``window`` sessions (0 = the whole series), so a calm decade does not make every move
+    of a volatile one look extreme. On a split day the raw return is corrected by the
     split ratio first, so a 2-for-1 split (price halves) is explained, not an outlier (the
     reason says so when the raw move alone would have been flagged). A flagged move on volume
     at least twice its 20-day median is kept flagged but the reason notes it is more
@@ -104,8 +125,8 @@ def flag_outliers(frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> 
     ratio = out["split_ratio"].to_numpy(dtype="float64") if "split_ratio" in out else np.ones(n)
     ratio = np.where((ratio > 0) & np.isfinite(ratio), ratio, 1.0)
     ret = raw_ret + np.log(ratio)
-    score = robust_z(ret)
-    raw_score = robust_z(raw_ret)
+    score = rolling_robust_z(ret, window)
+    raw_score = rolling_robust_z(raw_ret, window)
     score[0] = 0.0
     raw_score[0] = 0.0
     flagged = score > threshold

@@ -1,0 +1,431 @@
+"""Ingest use cases: Yahoo (incremental), the bundled sample, CSV uploads, and re-validation.
+
+Each symbol is its own unit of work: fetch/parse outside any transaction, validate, then
+one transaction that upserts the bars and records a succeeded ``IngestRun``. If anything
+fails, that transaction rolls back (stored history stays exactly as it was) and a failed
+``IngestRun`` with the error and the validation report is recorded in a transaction of its
+own. One failing symbol never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.db.engine import Database
+from core.db.models.market import IngestRun
+from core.errors import CoreError, DatabaseUnavailable, ValidationFailed
+from core.market.calendar import TradingCalendar, trading_calendar
+from core.market.csv_import import read_bars_csv
+from core.market.sample import SAMPLE_SOURCE, SAMPLE_SYMBOL, load_sample_bars
+from core.market.store import (
+    UpsertCounts,
+    has_any_bars,
+    last_date,
+    read_bars,
+    stored_symbols,
+    upsert_bars_session,
+)
+from core.market.validation import ValidationReport, prepare_bars, validate_bars
+from core.market.yahoo import YahooClient, fetch_yahoo
+from core.settings import Settings
+from core.symbols import check_symbol
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+DEFAULT_YEARS = 10
+
+
+@dataclass
+class SymbolResult:
+    """The outcome for one symbol of one ingest."""
+
+    symbol: str
+    source: str
+    status: str  # "succeeded" | "failed" | "skipped"
+    message: str
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    report: ValidationReport | None = None
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+@dataclass
+class IngestSummary:
+    """Per-symbol outcomes of one ingest call, for the CLI, the UI and the scheduler."""
+
+    source: str
+    results: list[SymbolResult] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[SymbolResult]:
+        return [r for r in self.results if r.status == "succeeded"]
+
+    @property
+    def failed(self) -> list[SymbolResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def inserted(self) -> int:
+        return sum(r.counts.inserted for r in self.results)
+
+    @property
+    def updated(self) -> int:
+        return sum(r.counts.updated for r in self.results)
+
+    def describe(self) -> str:
+        """One line per symbol, e.g. ``MSFT: succeeded - 12 new, 3 revised, 2,508 unchanged``."""
+        return "\n".join(f"{r.symbol}: {r.status} - {r.message}" for r in self.results)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _record_failure(
+    db: Database,
+    *,
+    symbol: str,
+    source: str,
+    started_at: dt.datetime,
+    error: str,
+    report: ValidationReport | None,
+    created_by: str,
+) -> int | None:
+    """Record a failed run in its own transaction; never raises (the DB may be the problem)."""
+    try:
+        with db.begin() as session:
+            run = IngestRun(
+                symbol=symbol,
+                source=source,
+                started_at=started_at,
+                finished_at=_utcnow(),
+                rows_inserted=0,
+                rows_updated=0,
+                status="failed",
+                error=error,
+                report=report.to_dict() if report is not None else None,
+                created_by=created_by,
+            )
+            session.add(run)
+            session.flush()
+            return int(run.id)
+    except DatabaseUnavailable as exc:
+        log.error("could not record the failed ingest of %s: %s", symbol, exc)
+        return None
+
+
+def _record_success(
+    session: Any,
+    *,
+    symbol: str,
+    source: str,
+    started_at: dt.datetime,
+    counts: UpsertCounts,
+    report: ValidationReport,
+    created_by: str,
+) -> int:
+    run = IngestRun(
+        symbol=symbol,
+        source=source,
+        started_at=started_at,
+        finished_at=_utcnow(),
+        rows_inserted=counts.inserted,
+        rows_updated=counts.updated,
+        status="succeeded",
+        error=None,
+        report=report.to_dict(),
+        created_by=created_by,
+    )
+    session.add(run)
+    session.flush()
+    return int(run.id)
+
+
+def store_validated(
+    db: Database,
+    symbol: str,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    calendar: TradingCalendar | None,
+    today: dt.date | None,
+    created_by: str,
+    started_at: dt.datetime | None = None,
+    notes: list[str] | None = None,
+) -> SymbolResult:
+    """Validate ``frame`` and store it for ``symbol`` in one transaction, recording the run.
+
+    Blocking validation errors or a database failure give a failed result (and a failed
+    run row when the database is reachable); the stored history is then unchanged.
+    """
+    started_at = started_at or _utcnow()
+    clean, report = prepare_bars(frame, symbol, calendar=calendar, today=today)
+    for note in notes or []:
+        report.warn("source", note)
+    if not report.ok:
+        message = f"nothing stored: {report.summary()}"
+        run_id = _record_failure(
+            db,
+            symbol=symbol,
+            source=source,
+            started_at=started_at,
+            error=message,
+            report=report,
+            created_by=created_by,
+        )
+        return SymbolResult(symbol, source, "failed", message, report=report, run_id=run_id)
+    try:
+        with db.begin() as session:
+            counts = upsert_bars_session(session, symbol, clean, source)
+            run_id = _record_success(
+                session,
+                symbol=symbol,
+                source=source,
+                started_at=started_at,
+                counts=counts,
+                report=report,
+                created_by=created_by,
+            )
+    except CoreError as exc:
+        message = f"nothing stored: {exc}"
+        run_id_failed = _record_failure(
+            db,
+            symbol=symbol,
+            source=source,
+            started_at=started_at,
+            error=message,
+            report=report,
+            created_by=created_by,
+        )
+        return SymbolResult(symbol, source, "failed", message, report=report, run_id=run_id_failed)
+    warn = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+    message = (
+        f"{counts.inserted:,} new, {counts.updated:,} revised, {counts.unchanged:,} unchanged{warn}"
+    )
+    return SymbolResult(symbol, source, "succeeded", message, counts, report, run_id)
+
+
+def incremental_start(
+    last: dt.date | None,
+    calendar: TradingCalendar,
+    *,
+    revision_days: int,
+    start: dt.date | None,
+    today: dt.date,
+) -> dt.date:
+    """Where to start fetching: ``revision_days`` sessions before the last stored date
+    (Yahoo revises recent bars, volume especially), else ``start``, else 10 years ago."""
+    if last is not None:
+        sessions = calendar.all_sessions
+        pos = int(sessions.searchsorted(pd.Timestamp(last), side="left"))
+        day = sessions[max(pos - revision_days, 0)].date()
+        return max(day, start) if start is not None and start > day else day
+    if start is not None:
+        return start
+    return (pd.Timestamp(today) - pd.DateOffset(years=DEFAULT_YEARS)).date()
+
+
+def ingest_yahoo(
+    db: Database,
+    settings: Settings,
+    symbols: list[str] | str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    created_by: str = "system",
+    client: YahooClient | None = None,
+    progress: Progress | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    now: dt.datetime | None = None,
+) -> IngestSummary:
+    """Fetch daily bars from Yahoo and store them, one transaction per symbol.
+
+    Incremental: a symbol with stored bars is refetched from ``settings.revision_days``
+    sessions before its last stored date; otherwise from ``start`` (default 10 years ago).
+    The fetch always runs to today so Yahoo's split adjustment can be undone exactly; bars
+    after ``end`` are then discarded. ``progress(fraction, text)`` is called per symbol.
+    """
+    summary = IngestSummary(source="yahoo")
+    items = [s for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
+    items = [s for s in items if not (isinstance(s, str) and not s.strip())]
+    if not items:
+        raise ValidationFailed("at least one symbol is required, e.g. MSFT,AAPL")
+    calendar = trading_calendar(settings.exchange)
+    now = now or _utcnow()
+    today = now.date()
+    for i, raw in enumerate(items):
+        if progress is not None:
+            progress(i / len(items), f"fetching {raw} ({i + 1}/{len(items)})")
+        started_at = _utcnow()
+        try:
+            symbol = check_symbol(raw)
+        except ValidationFailed as exc:
+            summary.results.append(SymbolResult(str(raw), "yahoo", "failed", str(exc)))
+            continue
+        if any(r.symbol == symbol for r in summary.results):
+            continue
+        try:
+            fetch_from = incremental_start(
+                last_date(db, symbol),
+                calendar,
+                revision_days=settings.revision_days,
+                start=start,
+                today=today,
+            )
+            notes: list[str] = []
+            frame = fetch_yahoo(
+                symbol,
+                fetch_from,
+                None,
+                client=client,
+                max_retries=settings.yahoo_max_retries,
+                backoff_seconds=settings.yahoo_backoff_seconds,
+                sleep=sleep,
+                now=now,
+                warnings=notes,
+            )
+        except CoreError as exc:
+            run_id = _record_failure(
+                db,
+                symbol=symbol,
+                source="yahoo",
+                started_at=started_at,
+                error=str(exc),
+                report=None,
+                created_by=created_by,
+            )
+            summary.results.append(SymbolResult(symbol, "yahoo", "failed", str(exc), run_id=run_id))
+            continue
+        if end is not None:
+            frame = frame[frame["date"] <= pd.Timestamp(end)].reset_index(drop=True)
+        summary.results.append(
+            store_validated(
+                db,
+                symbol,
+                frame,
+                "yahoo",
+                calendar=calendar,
+                today=today,
+                created_by=created_by,
+                started_at=started_at,
+                notes=notes,
+            )
+        )
+    if progress is not None:
+        progress(1.0, f"done: {len(summary.succeeded)} succeeded, {len(summary.failed)} failed")
+    return summary
+
+
+def ingest_sample(
+    db: Database, created_by: str = "system", if_empty: bool = False
+) -> IngestSummary:
+    """Store the bundled MSFT history (source "sample"; see ``core.market.sample``).
+
+    With ``if_empty`` nothing happens when any bars are already stored (first-run seeding).
+    """
+    summary = IngestSummary(source=SAMPLE_SOURCE)
+    if if_empty and has_any_bars(db):
+        summary.results.append(
+            SymbolResult(SAMPLE_SYMBOL, SAMPLE_SOURCE, "skipped", "bars already stored")
+        )
+        return summary
+    frame = load_sample_bars()
+    summary.results.append(
+        store_validated(
+            db,
+            SAMPLE_SYMBOL,
+            frame,
+            SAMPLE_SOURCE,
+            calendar=trading_calendar("XNYS"),
+            today=None,
+            created_by=created_by,
+        )
+    )
+    return summary
+
+
+def ingest_csv(
+    db: Database,
+    settings: Settings,
+    symbol: str,
+    data: bytes,
+    created_by: str = "system",
+) -> IngestSummary:
+    """Parse an uploaded CSV and store it as ``symbol`` (source "csv").
+
+    An invalid symbol raises ``ValidationFailed`` (nothing to record it under); a bad file
+    gives a failed result with the parser's message, recorded as a failed run.
+    """
+    symbol = check_symbol(symbol)
+    summary = IngestSummary(source="csv")
+    started_at = _utcnow()
+    calendar = trading_calendar(settings.exchange)
+    try:
+        frame, report = read_bars_csv(
+            data, symbol, max_mb=settings.upload_max_mb, calendar=calendar
+        )
+    except ValidationFailed as exc:
+        message = f"nothing stored: {exc}"
+        run_id = _record_failure(
+            db,
+            symbol=symbol,
+            source="csv",
+            started_at=started_at,
+            error=message,
+            report=None,
+            created_by=created_by,
+        )
+        summary.results.append(SymbolResult(symbol, "csv", "failed", message, run_id=run_id))
+        return summary
+    notes = [i.message for i in report.warnings]
+    result = store_validated(
+        db,
+        symbol,
+        frame,
+        "csv",
+        calendar=None,
+        today=None,
+        created_by=created_by,
+        started_at=started_at,
+        notes=[],
+    )
+    if result.report is not None:
+        for note in notes:
+            if all(note != i.message for i in result.report.issues):
+                result.report.warn("csv", note)
+    summary.results.append(result)
+    return summary
+
+
+def validate_stored(
+    db: Database,
+    symbol: str,
+    calendar: TradingCalendar | None = None,
+    today: dt.date | None = None,
+) -> ValidationReport:
+    """Re-run the checks on a symbol's stored history (CLI ``validate``, the explorer)."""
+    symbol = check_symbol(symbol)
+    frame = read_bars(db, symbol)
+    if frame.empty:
+        stored = ", ".join(stored_symbols(db)) or "none"
+        report = ValidationReport(symbol=symbol)
+        report.error(
+            "no_data", f"no stored data for {symbol}; stored symbols: {stored}; ingest it first"
+        )
+        return report
+    return validate_bars(frame, symbol, calendar=calendar or trading_calendar(), today=today)
