@@ -1,0 +1,234 @@
+"""Rolling-origin evaluation ("time-series cross-validation") of any forecaster, always
+next to the naive baseline measured on the same folds.
+
+Fold i (0-based, of ``folds``) trains on everything before origin_i and forecasts the next
+``horizon`` trading days; the last fold ends at the last observation and origins are
+``step`` days apart. ``refit`` decides how the model follows the origin: ``"every"`` fits
+afresh at each fold, an integer k refits every k folds and updates in between, ``"update"``
+fits once and then only updates (same order and params).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import NotEnoughHistory, ValidationFailed
+from core.forecast import checks
+from core.forecast import metrics as mx
+from core.forecast.base import Forecaster
+from core.forecast.baselines import Naive
+from core.forecast.result import ForecastResult
+
+Progress = Callable[[float, str], None]
+METRICS = ("rmse", "mae", "mape", "smape", "mase", "coverage80", "coverage95", "direction")
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    fold: int
+    origin: str  # last training date
+    n_train: int
+    rmse: float
+    mae: float
+    mape: float
+    smape: float
+    mase: float
+    coverage80: float
+    coverage95: float
+    direction: float
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Scores of a model and of the naive baseline on the same folds.
+
+    ``summary``/``naive_summary`` average the fold scores; ``per_step``/``naive_per_step``
+    give each metric by forecast step (1..horizon) across folds; ``folds_won`` counts the
+    folds where the model's MASE is below the naive one's."""
+
+    model: str
+    kind: str
+    folds: int
+    horizon: int
+    step: int
+    refit: str
+    fold_scores: list[FoldScore]
+    naive_scores: list[FoldScore]
+    per_step: dict[str, list[float]]
+    naive_per_step: dict[str, list[float]]
+    summary: dict[str, float] = field(default_factory=dict)
+    naive_summary: dict[str, float] = field(default_factory=dict)
+    folds_won: int = 0
+
+    @property
+    def beats_naive_text(self) -> str:
+        return f"beats naive on {self.folds_won} of {self.folds} folds"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (plain floats, ints, strings, lists): stored in the model registry.
+        ``beats_naive`` is ``{"folds_won": N, "folds": M, "text": ...}``."""
+        out = asdict(self)
+        out["beats_naive"] = {"folds_won": self.folds_won, "folds": self.folds,
+                              "text": self.beats_naive_text}
+        return out
+
+    def folds_frame(self) -> pd.DataFrame:
+        """One row per fold: the model's scores and the naive's (``naive_`` prefix)."""
+        model = pd.DataFrame([asdict(s) for s in self.fold_scores]).set_index("fold")
+        naive = pd.DataFrame([asdict(s) for s in self.naive_scores]).set_index("fold")
+        naive = naive[list(METRICS)].add_prefix("naive_")
+        return model.join(naive)
+
+    def steps_frame(self) -> pd.DataFrame:
+        """One row per forecast step (1..horizon)."""
+        idx = pd.RangeIndex(1, self.horizon + 1, name="step")
+        model = pd.DataFrame(self.per_step, index=idx)
+        naive = pd.DataFrame(self.naive_per_step, index=idx).add_prefix("naive_")
+        return model.join(naive)
+
+
+def _clone(f: Forecaster) -> Forecaster:
+    return type(f)(**f.get_params())
+
+
+def _origins(n: int, folds: int, horizon: int, step: int, need: int) -> list[int]:
+    first = n - horizon - (folds - 1) * step
+    if first < need:
+        raise NotEnoughHistory(
+            f"needs at least {need + horizon + (folds - 1) * step:,} trading days for "
+            f"{folds} folds of {horizon} days {step} apart, {n:,} given"
+        )
+    return [first + i * step for i in range(folds)]
+
+
+def _refit_plan(refit: str | int, folds: int) -> list[bool]:
+    if refit == "every":
+        return [True] * folds
+    if refit == "update":
+        return [i == 0 for i in range(folds)]
+    if isinstance(refit, int) and not isinstance(refit, bool) and refit >= 1:
+        return [i % refit == 0 for i in range(folds)]
+    raise ValidationFailed(f"refit must be 'every', 'update' or a positive integer, got {refit!r}")
+
+
+def _score(fold: int, y: pd.Series, origin: int, fc: ForecastResult) -> FoldScore:
+    actual = y.to_numpy()[origin : origin + fc.horizon]
+    train = y.to_numpy()[:origin]
+    return FoldScore(
+        fold=fold, origin=str(y.index[origin - 1].date()), n_train=origin,
+        rmse=mx.rmse(actual, fc.mean), mae=mx.mae(actual, fc.mean),
+        mape=mx.mape(actual, fc.mean), smape=mx.smape(actual, fc.mean),
+        mase=mx.mase(actual, fc.mean, mx.naive_scale(train)),
+        coverage80=mx.coverage(actual, fc.lo80, fc.hi80),
+        coverage95=mx.coverage(actual, fc.lo95, fc.hi95),
+        direction=mx.directional_accuracy(actual, fc.mean, float(train[-1])),
+    )
+
+
+def _per_step(y: pd.Series, origins: list[int],
+              fcs: list[ForecastResult]) -> dict[str, list[float]]:
+    """Each metric at each forecast step, computed across folds."""
+    v = y.to_numpy()
+    h = fcs[0].horizon
+    act = np.array([v[o : o + h] for o in origins])
+    mean = np.array([f.mean for f in fcs])
+    last = np.array([v[o - 1] for o in origins])[:, None]
+    scale = np.array([mx.naive_scale(v[:o]) for o in origins])[:, None]
+    err = np.abs(act - mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(scale > 0, err / scale, np.where(err == 0, 0.0, np.inf))
+    den = np.abs(act) + np.abs(mean)
+    sm = np.divide(2 * err, den, out=np.zeros_like(den), where=den > 0)
+    lo80, hi80 = np.array([f.lo80 for f in fcs]), np.array([f.hi80 for f in fcs])
+    lo95, hi95 = np.array([f.lo95 for f in fcs]), np.array([f.hi95 for f in fcs])
+    out = {
+        "rmse": np.sqrt(np.mean(err**2, axis=0)),
+        "mae": err.mean(axis=0),
+        "mape": 100 * (err / np.abs(act)).mean(axis=0),
+        "smape": 100 * sm.mean(axis=0),
+        "mase": scaled.mean(axis=0),
+        "coverage80": ((act >= lo80) & (act <= hi80)).mean(axis=0),
+        "coverage95": ((act >= lo95) & (act <= hi95)).mean(axis=0),
+        "direction": (mx.move_sign(mean, last) == mx.move_sign(act, last)).mean(axis=0),
+    }
+    return {k: [float(x) for x in val] for k, val in out.items()}
+
+
+def _mean_scores(scores: list[FoldScore]) -> dict[str, float]:
+    return {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
+
+
+def _fit_predict(f: Forecaster, y: pd.Series, X: pd.DataFrame | None, origin: int,
+                 horizon: int) -> ForecastResult:
+    xs = None if X is None else X.iloc[:origin]
+    return _clone(f).fit(y.iloc[:origin], xs).predict(horizon)
+
+
+def rolling_forecasts(forecaster: Forecaster, y: pd.Series, X: pd.DataFrame | None,
+                      origins: list[int], horizon: int, refit: str | int = "every",
+                      progress: Progress | None = None, n_jobs: int = 1) -> list[ForecastResult]:
+    """The forecast made at each origin under the refit policy (the model is cloned)."""
+    plan = _refit_plan(refit, len(origins))
+    if all(plan) and n_jobs != 1 and len(origins) > 1:
+        from joblib import Parallel, delayed
+
+        if progress:
+            progress(0.0, f"fitting {len(origins)} folds in parallel")
+        out = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_predict)(forecaster, y, X, o, horizon) for o in origins)
+        return list(out)
+    fcs: list[ForecastResult] = []
+    model: Forecaster | None = None
+    prev = 0
+    for i, (origin, fresh) in enumerate(zip(origins, plan, strict=True)):
+        if progress:
+            progress(i / len(origins), f"fold {i + 1} of {len(origins)}")
+        xs = None if X is None else X.iloc[:origin]
+        if fresh or model is None:
+            model = _clone(forecaster).fit(y.iloc[:origin], xs)
+        else:
+            new_x = None if X is None else X.iloc[prev:origin]
+            model.update(y.iloc[prev:origin], new_x)
+        prev = origin
+        fcs.append(model.predict(horizon))
+    return fcs
+
+
+def backtest(forecaster: Forecaster | Callable[[], Forecaster], y: pd.Series,
+             X: pd.DataFrame | None = None,
+             folds: int = 10, horizon: int = 30, step: int | None = None,
+             refit: str | int = "every", progress: Progress | None = None,
+             n_jobs: int = 1) -> BacktestReport:
+    """Rolling-origin backtest of ``forecaster`` (left untouched: folds use clones; a
+    zero-argument factory returning an unfitted forecaster is accepted too).
+
+    ``n_jobs`` > 1 (or -1) fits independent folds in parallel processes when
+    ``refit="every"``. ``progress(fraction, text)`` is called as folds complete."""
+    if not isinstance(forecaster, Forecaster):
+        forecaster = forecaster()
+    checks.check_series(y)
+    horizon = checks.check_horizon(horizon)
+    step = horizon if step is None else int(step)
+    if folds < 1 or step < 1:
+        raise ValidationFailed(f"folds and step must be >= 1, got folds={folds}, step={step}")
+    origins = _origins(len(y), folds, horizon, step, forecaster.min_obs())
+    fcs = rolling_forecasts(forecaster, y, X, origins, horizon, refit, progress, n_jobs)
+    naive = Naive(log=forecaster.log, exchange=forecaster.exchange)
+    nfcs = rolling_forecasts(naive, y, None, origins, horizon, "every")
+    scores = [_score(i, y, o, f) for i, (o, f) in enumerate(zip(origins, fcs, strict=True))]
+    nscores = [_score(i, y, o, f) for i, (o, f) in enumerate(zip(origins, nfcs, strict=True))]
+    if progress:
+        progress(1.0, "done")
+    return BacktestReport(
+        model=forecaster.label,
+        kind=forecaster.kind, folds=folds, horizon=horizon, step=step, refit=str(refit),
+        fold_scores=scores, naive_scores=nscores,
+        per_step=_per_step(y, origins, fcs), naive_per_step=_per_step(y, origins, nfcs),
+        summary=_mean_scores(scores), naive_summary=_mean_scores(nscores),
+        folds_won=sum(s.mase < n.mase for s, n in zip(scores, nscores, strict=True)),
+    )

@@ -1,0 +1,160 @@
+"""Shared machinery of the ARIMA-family forecasters (ARIMA, AutoARIMA, ARIMAX): the design
+matrices, fixed-parameter filtering, fast forecasts, summary and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import FitFailed
+from core.forecast import statespace as ss
+from core.forecast.base import Forecaster
+
+
+class SarimaxForecaster(Forecaster):
+    """A forecaster whose fitted model is statsmodels SARIMAX at known order and params.
+
+    Subclasses decide the order and params in ``_fit`` and call ``_apply``; update,
+    forecast, save and load are shared here."""
+
+    order_: ss.Order
+    seasonal_order_: ss.SeasonalOrder
+    trend_: str
+    params_: np.ndarray
+    fallback_reason_: str | None = None
+
+    # --------------------------------------------------------------- design (overridable)
+    def _lag(self) -> int:
+        """Rows of y lost at the start because the exogenous regressors are lagged."""
+        return 0
+
+    def _design(self) -> tuple[np.ndarray, np.ndarray]:
+        """(endog, exog) of the whole training sample in work space."""
+        z = self._to_work(self.values_)
+        return z, ss.trend_columns(self.trend_, 0, len(z))
+
+    def _future_exog(self, h: int, X_future: pd.DataFrame | None,
+                     dates: pd.DatetimeIndex) -> np.ndarray:
+        return ss.trend_columns(self.trend_, len(self.values_) - self._lag(), h)
+
+    def _exog_names(self) -> list[str]:
+        return ss.trend_names(self.trend_)
+
+    # --------------------------------------------------------------- shared mechanics
+    def _apply(self, res: Any) -> None:
+        """Adopt a statsmodels results object (fitted or filtered) as the fitted state."""
+        self.results_ = res
+        self.params_ = np.asarray(res.params, dtype=np.float64)
+        self.tail_ = ss.KalmanTail.from_results(res, len(self._exog_names()))
+
+    def _refilter(self) -> None:
+        endog, exog = self._design()
+        self._apply(ss.filter_params(endog, self.order_, exog, self.params_, self.seasonal_order_))
+
+    def _update(self, n_new: int) -> None:
+        # statsmodels' append(refit=False): same params, the filter run over the whole
+        # extended sample; equals SARIMAX(extended).filter(params).
+        endog, exog = self._design()
+        new_exog = exog[-n_new:] if exog.shape[1] else None
+        self._apply(self.results_.append(endog[-n_new:], exog=new_exog, refit=False))
+
+    def _forecast_work(self, h: int, X_future: pd.DataFrame | None,
+                       dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+        return self.tail_.forecast(h, self._future_exog(h, X_future, dates))
+
+    def _residuals(self) -> np.ndarray:
+        burn = self.order_[1] + self.seasonal_order_[1] * self.seasonal_order_[3]
+        return np.asarray(self.results_.resid, dtype=np.float64)[burn:]
+
+    def _check_fit(self, res: Any) -> str | None:
+        endog, _ = self._design()
+        return ss.sanity_problem(res, self.order_, endog, len(self._exog_names()))
+
+    @property
+    def label(self) -> str:
+        if not hasattr(self, "order_"):
+            return self.kind
+        p, d, q = self.order_
+        extra = {"c": " with mean", "t": " with drift"}.get(self.trend_, "")
+        seas = ""
+        if self.seasonal_order_[3]:
+            seas = "({},{},{})[{}]".format(*self.seasonal_order_)
+        return f"{self.kind} ARIMA({p},{d},{q}){seas}{extra}"
+
+    def design(self) -> tuple[np.ndarray, np.ndarray]:
+        """(endog, exog) the statsmodels model is built on: the reference for tests,
+        ``SARIMAX(endog, exog=exog, order=order_, seasonal_order=seasonal_order_)``."""
+        self._require_fitted()
+        return self._design()
+
+    def param_names(self) -> list[str]:
+        k = len(self._exog_names())
+        return self._exog_names() + list(self.results_.model.param_names)[k:]
+
+    def _summary(self) -> dict[str, Any]:
+        res = self.results_
+        names = self.param_names()
+        try:
+            bse = np.asarray(res.bse, dtype=np.float64)
+        except (np.linalg.LinAlgError, ValueError):
+            bse = np.full(len(names), np.nan)
+        return {
+            "order": list(self.order_),
+            "seasonal_order": list(self.seasonal_order_),
+            "trend": self.trend_,
+            "aic": float(res.aic),
+            "bic": float(res.bic),
+            "aicc": float(res.aicc),
+            "loglik": float(res.llf),
+            "coefficients": {
+                n: {"coef": float(c), "se": None if not np.isfinite(s) else float(s)}
+                for n, c, s in zip(names, self.params_, bse, strict=True)
+            },
+            "fallback_reason": self.fallback_reason_,
+            "converged": getattr(self, "converged_", None),
+        }
+
+    @property
+    def aic_(self) -> float:
+        return float(self.results_.aic)
+
+    @property
+    def bic_(self) -> float:
+        return float(self.results_.bic)
+
+    def _learned_state(self) -> dict[str, Any]:
+        return {
+            "order": list(self.order_),
+            "seasonal_order": list(self.seasonal_order_),
+            "trend": self.trend_,
+            "params": [float(x) for x in self.params_],
+            "param_names": self.param_names(),
+            "fallback_reason": self.fallback_reason_,
+        }
+
+    def _restore(self, learned: dict[str, Any]) -> None:
+        self.order_ = tuple(int(x) for x in learned["order"])  # type: ignore[assignment]
+        self.seasonal_order_ = tuple(int(x) for x in learned["seasonal_order"])  # type: ignore[assignment]
+        self.trend_ = str(learned["trend"])
+        self.params_ = np.asarray(learned["params"], dtype=np.float64)
+        self.fallback_reason_ = learned.get("fallback_reason")
+        self._refilter()
+
+    def _fit_order(self, start: np.ndarray | None, what: str,
+                   require_convergence: bool = True, maxiter: int = 50) -> Any:
+        """MLE at ``self.order_``; raise FitFailed naming the order on failure. With
+        ``require_convergence=False`` an unconverged but sane optimum is accepted (an
+        engine's estimates are already a maximum; the polish may just stop early)."""
+        endog, exog = self._design()
+        with ss.single_threaded():
+            res, converged = ss.fit_mle(endog, self.order_, exog, start, maxiter=maxiter,
+                                        seasonal_order=self.seasonal_order_)
+        self.converged_ = converged
+        problem = self._check_fit(res)
+        if not problem and require_convergence and not converged:
+            problem = "the optimiser did not converge"
+        if problem:
+            raise FitFailed(f"{what} ARIMA{self.order_} could not be fitted: {problem}")
+        return res
