@@ -1,0 +1,105 @@
+"""ADWIN/KSWIN over seeded error streams: exact detection indices, calibration figures.
+
+The indices were computed once with river 0.26.1 and numpy's default_rng, then frozen
+(river's own drift tests do the same). If river changes its detectors, these move.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import ValidationFailed
+from core.monitor.drift import detect_drift, inject_shift, replay_detectors
+
+CHANGE = 250
+
+
+def stream(seed: int = 0) -> np.ndarray:
+    """250 errors around 0, then 150 around 2 (the model broke at index 250)."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(0.0, 1.0, CHANGE), rng.normal(2.0, 1.0, 150)])
+
+
+def test_adwin_exact_index_after_the_change() -> None:
+    points = detect_drift(stream(), detector="adwin")
+    assert [p.index for p in points] == [264]
+    assert all(p.index >= CHANGE for p in points)
+    assert points[0].statistic == pytest.approx(1.891059, abs=1e-6)  # mean error shift
+
+
+def test_kswin_exact_index_after_the_change() -> None:
+    points = detect_drift(stream(), detector="kswin")
+    assert [p.index for p in points] == [263]
+    assert all(p.index >= CHANGE for p in points)
+    assert points[0].statistic == pytest.approx(0.00253, abs=1e-5)  # KS p-value
+
+
+def test_river_default_clock_is_later() -> None:
+    # ADWIN(clock=32), river's default, only checks every 32 points: 23 points later here.
+    assert [p.index for p in detect_drift(stream(), detector="adwin", clock=32)] == [287]
+
+
+def test_kswin_can_cry_wolf_on_a_stationary_stretch() -> None:
+    # seed 7: an alarm at 205 before the change - why false-alarm rates are measured
+    assert [p.index for p in detect_drift(stream(7), detector="kswin")] == [205, 305]
+
+
+def test_dates_and_skipped_nan_keep_stream_positions() -> None:
+    errors = list(stream())
+    errors[100] = math.nan  # an unreconciled forecast
+    days = list(pd.bdate_range("2020-01-01", periods=len(errors)))
+    [point] = detect_drift(errors, days, detector="adwin")
+    assert point.index == 264 and point.date == days[264].date()
+    with pytest.raises(ValidationFailed, match="400 errors but 3 dates"):
+        detect_drift(errors, days[:3])
+
+
+@pytest.mark.parametrize(
+    ("detector", "params", "message"),
+    [
+        pytest.param("adwin", {"delta": 0.0}, "delta must be between 0 and 1, got 0.0", id="delta"),
+        pytest.param("adwin", {"clock": 0}, "clock must be at least 1, got 0", id="clock"),
+        pytest.param("kswin", {"alpha": 2}, "alpha must be between 0 and 1, got 2", id="alpha"),
+        pytest.param("kswin", {"stat_size": 100}, "0 < stat_size < window_size", id="sizes"),
+        pytest.param("cusum", {}, "unknown drift detector 'cusum'", id="name"),
+    ],
+)
+def test_bad_detector_settings(detector: str, params: dict, message: str) -> None:
+    with pytest.raises(ValidationFailed, match=message):
+        detect_drift([0.0, 1.0], detector=detector, **params)
+
+
+STATIONARY = np.random.default_rng(11).normal(0.0, 1.0, 3000)
+
+
+def test_false_alarm_rate_on_a_stationary_stretch() -> None:
+    adwin = replay_detectors(STATIONARY, detector="adwin")
+    kswin = replay_detectors(STATIONARY, detector="kswin")
+    assert (adwin.false_alarms, adwin.false_alarms_per_1000) == (0, 0.0)
+    assert kswin.false_alarms == 4
+    assert kswin.false_alarms_per_1000 == pytest.approx(4 / 3)
+    assert kswin.params["seed"] == 42 and adwin.params["clock"] == 1
+
+
+def test_detection_delay_after_an_injected_change() -> None:
+    shifted = inject_shift(STATIONARY[:600], 400, 1.5)
+    adwin = replay_detectors(shifted, [400], detector="adwin")
+    kswin = replay_detectors(shifted, [400], detector="kswin")
+    assert (adwin.delays, adwin.mean_delay, adwin.missed, adwin.false_alarms) == ((16,), 16.0, 0, 0)
+    assert (kswin.delays, kswin.mean_delay, kswin.stationary_points) == ((13,), 13.0, 400)
+
+
+def test_missed_change_and_backtest_folds() -> None:
+    tiny = inject_shift(STATIONARY[:600], 400, 0.05)  # too small to see
+    assert replay_detectors(tiny, [400], detector="adwin").missed == 1
+    folds = [STATIONARY[i * 500 : (i + 1) * 500] for i in range(6)]
+    loose = replay_detectors(folds, detector="adwin", delta=0.2)
+    assert (loose.n_points, loose.false_alarms) == (3000, 1)
+    with pytest.raises(ValidationFailed, match="one stream"):
+        replay_detectors(folds, [10])
+    with pytest.raises(ValidationFailed, match="inside the stream"):
+        replay_detectors(STATIONARY[:10], [10])
