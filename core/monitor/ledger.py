@@ -55,6 +55,18 @@ def _floats(name: str, values: Sequence[float] | float, n: int) -> list[float]:
     return out
 
 
+def check_bounds(
+    lo95: Sequence[float], lo80: Sequence[float], hi80: Sequence[float], hi95: Sequence[float]
+) -> None:
+    """Refuse intervals out of order (``lo95 <= lo80 <= hi80 <= hi95``): swapped arguments."""
+    for i, (a, b, c, d) in enumerate(zip(lo95, lo80, hi80, hi95, strict=True)):
+        if not a <= b <= c <= d:
+            raise ValidationFailed(
+                f"step {i + 1}: intervals must satisfy lo95 <= lo80 <= hi80 <= hi95, "
+                f"got {a:g}, {b:g}, {c:g}, {d:g}"
+            )
+
+
 def log_forecast(
     session: Session,
     *,
@@ -89,12 +101,15 @@ def log_forecast(
         raise ValidationFailed(
             f"target dates must be after the data date {data_day}, got {min(targets)}"
         )
+    if len(set(targets)) != n:
+        raise ValidationFailed(f"target dates must be distinct, got {sorted(map(str, targets))}")
     cols = {
         name: _floats(name, values, n)
         for name, values in {
             "mean": mean, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95, "naive": naive,
         }.items()
     }  # fmt: skip
+    check_bounds(cols["lo95"], cols["lo80"], cols["hi80"], cols["hi95"])
     issued_at = utcnow()
     rows = [
         {
@@ -145,18 +160,20 @@ def _split_scale(bars: pd.DataFrame, data_dates: pd.Series, targets: pd.Series) 
     return at(targets) / at(data_dates)
 
 
-def reconcile(session: Session, symbol: str) -> int:
+def reconcile(session: Session, symbol: str, *, since: dt.date | None = None) -> int:
     """Score every prediction whose target date now has a bar; returns rows updated.
 
     Sets ``actual`` (raw close times the split ratios in (data_date, target]),
     ``error = actual - mean`` and ``naive_error = actual - naive``. Idempotent: a second
     run updates nothing, but a revised close (the source corrected a bar) updates its scores.
+
+    ``since`` limits the work to target dates on or after it (a daily job passes today
+    minus the source's revision period); by default every prediction is checked.
     """
-    preds = list(
-        session.scalars(
-            select(Prediction).where(Prediction.symbol == symbol).order_by(Prediction.id)
-        )
-    )
+    stmt = select(Prediction).where(Prediction.symbol == symbol).order_by(Prediction.id)
+    if since is not None:
+        stmt = stmt.where(Prediction.target_date >= since)
+    preds = list(session.scalars(stmt))
     if not preds:
         return 0
     first = min(p.data_date for p in preds)

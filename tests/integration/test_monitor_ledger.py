@@ -100,3 +100,21 @@ def test_ledger_frame_filters_by_target_window(db: Database) -> None:
         empty = ledger_frame(s, "AAPL")
     assert frame["target_date"].dt.date.tolist() == [TARGETS[1]]
     assert empty.empty and "error" in empty.columns
+
+
+def test_swapped_intervals_and_repeated_dates_are_refused(db: Database) -> None:
+    with db.begin() as s:
+        mv = add_model_version(s)
+        with pytest.raises(ValidationFailed, match=r"step 1: .* got 102, 100, 102, 100"):
+            log_simple(s, mv, DATA_DAY, TARGETS[:1], [101.0], 100.0, width80=1.0, width95=-1.0)
+        with pytest.raises(ValidationFailed, match="distinct"):
+            log_simple(s, mv, DATA_DAY, [TARGETS[0], TARGETS[0]], [1.0, 1.0], 1.0)
+
+
+def test_reconcile_since_limits_the_work(db: Database) -> None:
+    with db.begin() as s:
+        mv = add_model_version(s)
+        log_simple(s, mv, DATA_DAY, TARGETS, [101.0, 102.0, 103.0], 100.0)
+        add_bars(s, "MSFT", {TARGETS[0]: 104.0, TARGETS[1]: 99.0, TARGETS[2]: 98.0})
+        assert reconcile(s, "MSFT", since=TARGETS[1]) == 2
+        assert reconcile(s, "MSFT") == 1
