@@ -57,7 +57,7 @@ class ARIMA(SarimaxForecaster):
         self.seasonal_order_ = ss.NO_SEASON
         self.trend_ = trend_for(self.order[1], self.with_constant)
         try:
-            res = self._fit_order(None, "manual", maxiter=200)
+            res = self._fit_order(None, "manual", require_convergence=False, maxiter=200)
         except FitFailed as exc:
             d = self.order[1]
             raise FitFailed(f"{exc}; try a different d (e.g. d={1 if d != 1 else 0}) "
