@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import DriftEvent, ModelVersion
 from core.errors import ValidationFailed
+from core.monitor.ledger import ledger_frame
 
 Detector = Literal["adwin", "kswin"]
 ADWIN_DEFAULTS: dict[str, Any] = {"delta": 0.002, "clock": 1}
@@ -256,3 +257,41 @@ def inject_shift(errors: Sequence[float], at: int, shift: float) -> list[float]:
             f"the change must lie inside the stream (1..{len(errors) - 1}), got {at}"
         )
     return [float(x) + (shift if i >= at else 0.0) for i, x in enumerate(errors)]
+
+
+def error_stream(frame: pd.DataFrame, step: int = 1) -> tuple[list[float], list[dt.date]]:
+    """The reconciled errors of one horizon step in target-date order, with their dates.
+
+    One value per target date (the latest-issued if a target was logged twice), so the
+    detectors see one observation per trading day.
+    """
+    rows = frame[(frame["step"] == step) & frame["error"].notna()]
+    rows = rows.sort_values(["target_date", "issued_at"]).drop_duplicates(
+        "target_date", keep="last"
+    )
+    return rows["error"].astype(float).tolist(), [t.date() for t in rows["target_date"]]
+
+
+def check_drift(
+    session: Session,
+    symbol: str,
+    model_version_id: int,
+    policy: str,
+    *,
+    detector: str = "adwin",
+    step: int = 1,
+    **params: Any,
+) -> DriftDecision:
+    """Use case: ledger errors of one model -> detector -> drift events and policy (no commit).
+
+    Re-running over the same ledger records nothing new (events are idempotent per date),
+    so it is safe in a daily job.
+    """
+    frame = ledger_frame(session, symbol, model_version_id=model_version_id)
+    errors, dates = error_stream(frame, step)
+    points = detect_drift(errors, dates, detector=detector, **params)
+    cfg = {**(ADWIN_DEFAULTS if detector == "adwin" else KSWIN_DEFAULTS), **params}
+    return record_drift(
+        session, symbol, model_version_id, points, policy, detector=detector,
+        details={"step": step, "params": cfg},
+    )  # fmt: skip

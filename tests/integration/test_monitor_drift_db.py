@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
 from core.db.engine import Database
 from core.db.models import DriftEvent, ModelVersion
 from core.errors import ValidationFailed
-from core.monitor.drift import DriftPoint, record_drift
-from tests.integration.test_monitor_support import add_model_version
+from core.monitor.drift import DriftPoint, check_drift, record_drift
+from core.monitor.ledger import reconcile
+from tests.integration.test_monitor_support import add_bars, add_model_version, log_simple
 
 P1 = DriftPoint(264, dt.date(2024, 6, 3), 1.89)
 P2 = DriftPoint(300, dt.date(2024, 7, 22), 2.10)
@@ -68,3 +71,24 @@ def test_bad_policy_and_undated_points(db: Database) -> None:
             record_drift(s, "MSFT", mv, [P1], "sometimes")
         with pytest.raises(ValidationFailed, match="need dates"):
             record_drift(s, "MSFT", mv, [DriftPoint(3, None, 0.1)], "manual")
+
+
+def test_check_drift_from_the_ledger(db: Database) -> None:
+    """Errors logged through the ledger reach the detector in date order."""
+    rng = np.random.default_rng(0)
+    errors = np.concatenate([rng.normal(0.0, 1.0, 250), rng.normal(2.0, 1.0, 150)])
+    days = [d.date() for d in pd.bdate_range("2022-01-03", periods=len(errors) + 1)]
+    closes = {d: 100.0 for d in days}
+    with db.begin() as s:
+        mv = add_model_version(s)
+        add_bars(s, "MSFT", closes)
+        for prev, day, err in zip(days, days[1:], errors, strict=False):
+            log_simple(s, mv, prev, [day], [100.0 - float(err)], 100.0, width80=10, width95=20)
+        reconcile(s, "MSFT")
+    with db.begin() as s:
+        decision = check_drift(s, "MSFT", mv, "manual", detector="adwin")
+    with db.begin() as s:
+        again = check_drift(s, "MSFT", mv, "manual", detector="adwin")
+    assert (decision.recorded, decision.retrain, again.recorded) == (1, "ask", 0)
+    assert events(db) == [("adwin", days[1 + 264], "marked_stale")]  # index 264 as in unit test
+    assert stale(db, mv)
