@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from core.db.engine import Database, describe_db_error
 from core.db.models.market import Bar, IngestRun
 from core.errors import DatabaseUnavailable
-from core.market.frames import BAR_COLUMNS, canonical_bars, empty_bars
+from core.market.frames import BAR_COLUMNS, empty_bars
 
 _VALUE_COLUMNS = ["open", "high", "low", "close", "volume", "dividend", "split_ratio"]
 _ALL_COLUMNS = ["symbol", "date", *_VALUE_COLUMNS, "source", "fetched_at"]
@@ -251,37 +251,105 @@ def _date_param(value: dt.date | str, dialect: str) -> Any:
     return day.isoformat() if dialect == "sqlite" else day
 
 
+def _read_sql(dialect: str, start: object, end: object) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        "SELECT date, open, high, low, close, volume, dividend, split_ratio "
+        f"FROM bars WHERE symbol = {mark}"
+    )
+    if start is not None:
+        sql += f" AND date >= {mark}"
+    if end is not None:
+        sql += f" AND date <= {mark}"
+    return sql + " ORDER BY date"
+
+
+def _frame_from_columns(dates: np.ndarray, columns: list[Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "date": dates.astype("datetime64[ns]"),
+            "open": np.asarray(columns[0], dtype="float64"),
+            "high": np.asarray(columns[1], dtype="float64"),
+            "low": np.asarray(columns[2], dtype="float64"),
+            "close": np.asarray(columns[3], dtype="float64"),
+            "volume": np.asarray(columns[4], dtype="int64"),
+            "dividend": np.asarray(columns[5], dtype="float64"),
+            "split_ratio": np.asarray(columns[6], dtype="float64"),
+        }
+    )
+    return frame
+
+
+# PostgreSQL binary COPY of the 8 NOT NULL columns: every tuple has the same layout
+# (int16 field count, then int32 length + big-endian value per field), so numpy can read
+# the whole stream at once. Dates are int32 days since 2000-01-01.
+_PG_ROW = np.dtype(
+    [("n", ">i2"), ("l0", ">i4"), ("date", ">i4")]
+    + [
+        item
+        for i, (name, kind) in enumerate(
+            [
+                ("open", ">f8"),
+                ("high", ">f8"),
+                ("low", ">f8"),
+                ("close", ">f8"),
+                ("volume", ">i8"),
+                ("dividend", ">f8"),
+                ("split_ratio", ">f8"),
+            ],
+            start=1,
+        )
+        for item in ((f"l{i}", ">i4"), (name, kind))
+    ]
+)
+_PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def _parse_pg_binary(data: bytes) -> pd.DataFrame | None:
+    """Decode a binary COPY stream of bar rows, or None if it is not the expected layout."""
+    if not data.startswith(_PG_SIGNATURE):
+        return None
+    ext = int.from_bytes(data[15:19], "big")
+    body = data[19 + ext : -2]  # trailer: int16 -1
+    if len(body) % _PG_ROW.itemsize:
+        return None
+    rows = np.frombuffer(body, dtype=_PG_ROW)
+    if rows.size and (rows["n"] != 8).any():
+        return None
+    dates = _PG_EPOCH + rows["date"].astype("int64").astype("timedelta64[D]")
+    names = ["open", "high", "low", "close", "volume", "dividend", "split_ratio"]
+    return _frame_from_columns(dates, [rows[n] for n in names])
+
+
 def read_bars_session(
     session: Session,
     symbol: str,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
 ) -> pd.DataFrame:
-    """Canonical frame of stored bars for ``symbol`` (optionally ``start <= date <= end``)."""
+    """Canonical frame of stored bars for ``symbol`` (optionally ``start <= date <= end``).
+
+    One SELECT through the DBAPI driver, decoded column-wise (no ORM objects, no row-wise
+    pandas construction); on PostgreSQL a binary COPY of that SELECT read by numpy.
+    """
     dialect = session.get_bind().dialect.name
-    mark = "?" if dialect == "sqlite" else "%s"
-    sql = (
-        "SELECT date, open, high, low, close, volume, dividend, split_ratio "
-        f"FROM bars WHERE symbol = {mark}"
-    )
+    sql = _read_sql(dialect, start, end)
     params: list[Any] = [symbol]
-    if start is not None:
-        sql += f" AND date >= {mark}"
-        params.append(
-            pd.Timestamp(start).date().isoformat()
-            if dialect == "sqlite"
-            else pd.Timestamp(start).date()
-        )
-    if end is not None:
-        sql += f" AND date <= {mark}"
-        params.append(
-            pd.Timestamp(end).date().isoformat()
-            if dialect == "sqlite"
-            else pd.Timestamp(end).date()
-        )
-    sql += " ORDER BY date"
+    params += [_date_param(v, dialect) for v in (start, end) if v is not None]
     with _translate_driver_errors(_session_url(session)):
         conn = _driver_connection(session)
+        if dialect == "postgresql":
+            chunks: list[bytes] = []
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy,
+            ):
+                for block in copy:
+                    chunks.append(bytes(block))
+            frame = _parse_pg_binary(b"".join(chunks))
+            if frame is not None:
+                return frame
         cur = conn.cursor()
         try:
             cur.execute(sql, params)
@@ -290,24 +358,10 @@ def read_bars_session(
             cur.close()
     if not rows:
         return empty_bars()
-    frame = pd.DataFrame.from_records(rows, columns=BAR_COLUMNS)
-    if dialect == "sqlite":
-        frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
-    else:
-        frame["date"] = pd.to_datetime(frame["date"])
-    return canonical_bars(frame) if not _is_canonical(frame) else frame
-
-
-def _is_canonical(frame: pd.DataFrame) -> bool:
-    dtypes = frame.dtypes
-    return bool(
-        dtypes["date"] == np.dtype("datetime64[ns]")
-        and all(
-            dtypes[c] == np.float64
-            for c in ("open", "high", "low", "close", "dividend", "split_ratio")
-        )
-        and dtypes["volume"] == np.int64
-    )
+    columns = list(zip(*rows, strict=True))
+    # SQLite gives ISO 'YYYY-MM-DD' text, psycopg gives dates: numpy parses both.
+    dates = np.array(columns[0], dtype="datetime64[D]")
+    return _frame_from_columns(dates, columns[1:])
 
 
 def read_bars(
