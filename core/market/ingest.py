@@ -33,7 +33,7 @@ from core.market.store import (
     upsert_bars_session,
 )
 from core.market.validation import ValidationReport, prepare_bars, validate_bars
-from core.market.yahoo import YahooClient, fetch_yahoo
+from core.market.yahoo import EXCHANGE_TZ, YahooClient, fetch_yahoo
 from core.settings import Settings
 from core.symbols import check_symbol
 
@@ -267,7 +267,7 @@ def ingest_yahoo(
         raise ValidationFailed("at least one symbol is required, e.g. MSFT,AAPL")
     calendar = trading_calendar(settings.exchange)
     now = now or _utcnow()
-    today = now.date()
+    today = now.astimezone(EXCHANGE_TZ).date()  # the exchange's date, not UTC's
     for i, raw in enumerate(items):
         if progress is not None:
             progress(i / len(items), f"fetching {raw} ({i + 1}/{len(items)})")

@@ -145,3 +145,34 @@ def test_rate_limit_gives_up_after_max_retries() -> None:
             "MSFT", None, None, client=client, sleep=slept.append, max_retries=2, now=AFTER_CLOSE
         )
     assert slept == [2.0, 4.0] and len(client.calls) == 3
+
+
+def test_default_client_passes_explicit_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, object]] = []
+
+    class FakeTicker:
+        def __init__(self, symbol: str) -> None:
+            self.symbol = symbol
+
+        def history(self, **kwargs: object) -> pd.DataFrame:
+            calls.append({"symbol": self.symbol, **kwargs})
+            return history_frame(DAYS, CLOSE)
+
+    import yfinance
+
+    monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
+    frame = fetch_yahoo("MSFT", dt.date(2024, 6, 3), dt.date(2024, 6, 7), now=AFTER_CLOSE)
+    assert len(frame) == 5
+    assert calls == [
+        {
+            "symbol": "MSFT",
+            "interval": "1d",
+            "auto_adjust": False,
+            "back_adjust": False,
+            "actions": True,
+            "repair": False,
+            "raise_errors": True,
+            "start": "2024-06-03",
+            "end": "2024-06-08",
+        }
+    ]
