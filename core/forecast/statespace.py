@@ -123,11 +123,15 @@ def fit_mle(z: np.ndarray, order: Order, exog: np.ndarray | None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = model.fit(start_params=start, disp=False, maxiter=maxiter)
+            if model.k_params == 0:  # e.g. ARIMA(0,1,0): only sigma2, which is concentrated
+                res = model.filter(np.empty(0))
+            else:
+                res = model.fit(start_params=start, disp=False, maxiter=maxiter)
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise FitFailed(f"ARIMA{order} failed to fit: {exc}") from exc
     params = np.r_[np.asarray(res.params, dtype=np.float64), float(res.scale)]
-    converged = bool(res.mle_retvals.get("converged", True))
+    retvals = getattr(res, "mle_retvals", None) or {}
+    converged = bool(retvals.get("converged", True))
     return filter_params(z, order, exog, params, seasonal_order), converged
 
 

@@ -1,0 +1,157 @@
+"""Backtests and metrics on series whose correct scores are known by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import NotEnoughHistory, ValidationFailed
+from core.forecast import make_forecaster
+from core.forecast import metrics as mx
+from core.forecast.backtest import backtest, rolling_forecasts
+from core.forecast.baselines import Drift, Naive
+from core.market.calendar import trading_calendar
+
+
+def on_sessions(values: np.ndarray, end: str = "2017-11-10") -> pd.Series:
+    idx = trading_calendar("XNYS").sessions("2000-01-01", end)[-len(values):]
+    return pd.Series(np.asarray(values, dtype=float), index=idx)
+
+
+def random_walk(n: int, seed: int = 7) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    return on_sessions(100 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, n))))
+
+
+# ------------------------------------------------------------------ metric functions
+def test_metrics_by_hand() -> None:
+    a, p = [10.0, 20.0, 30.0], [12.0, 18.0, 30.0]
+    assert mx.rmse(a, p) == pytest.approx(np.sqrt(8 / 3))
+    assert mx.mae(a, p) == pytest.approx(4 / 3)
+    assert mx.mape(a, p) == pytest.approx(100 * (0.2 + 0.1 + 0) / 3)
+    assert mx.smape(a, p) == pytest.approx(100 * (4 / 22 + 4 / 38 + 0) / 3)
+    assert mx.naive_scale([1.0, 3.0, 2.0, 6.0]) == pytest.approx((2 + 1 + 4) / 3)
+    assert mx.mase(a, p, scale=2.0) == pytest.approx(2 / 3)
+    assert mx.mase([1.0], [1.0], scale=0.0) == 0.0
+    assert mx.coverage(a, [9, 19, 31], [11, 21, 32]) == pytest.approx(2 / 3)
+    # last=15: actual moves -, +, + ; forecast moves -, -, + -> 2 of 3
+    assert mx.directional_accuracy([10, 20, 30], [14, 14, 16], last=15) == pytest.approx(2 / 3)
+    assert mx.directional_accuracy([15, 16], [15.0 * (1 + 1e-13), 15], last=15) == 0.5
+
+
+# ------------------------------------------------------------------ exact linear series
+FOLDS, H, STEP = 4, 5, 3
+
+
+@pytest.fixture(scope="module")
+def linear_report():  # type: ignore[no-untyped-def]
+    y = on_sessions(100.0 + np.arange(60))
+    return y, backtest(Drift(log=False), y, folds=FOLDS, horizon=H, step=STEP)
+
+
+def test_drift_is_exact_on_a_line_and_naive_scores_are_known(linear_report) -> None:  # type: ignore[no-untyped-def]
+    _, r = linear_report
+    assert r.summary["rmse"] == pytest.approx(0, abs=1e-9)
+    assert r.summary["mase"] == pytest.approx(0, abs=1e-9)
+    assert r.summary["coverage80"] == 1.0 and r.summary["coverage95"] == 1.0
+    assert r.summary["direction"] == 1.0
+    steps = np.arange(1, H + 1)
+    # naive misses by exactly s at step s; the training naive MAE (MASE scale) is 1
+    assert r.naive_summary["rmse"] == pytest.approx(np.sqrt(np.mean(steps**2)))
+    assert r.naive_summary["mae"] == pytest.approx(steps.mean())
+    assert r.naive_summary["mase"] == pytest.approx(steps.mean())
+    assert r.naive_summary["direction"] == 0.0
+    np.testing.assert_allclose(r.naive_per_step["rmse"], steps)
+    np.testing.assert_allclose(r.naive_per_step["mase"], steps)
+    origins = [60 - H - (FOLDS - 1 - i) * STEP for i in range(FOLDS)]
+    expected_mape = np.mean([np.mean(100 * steps / (100.0 + o - 1 + steps)) for o in origins])
+    assert r.naive_summary["mape"] == pytest.approx(expected_mape)
+    assert r.folds_won == FOLDS and r.beats_naive_text == f"beats naive on {FOLDS} of {FOLDS} folds"
+
+
+def test_fold_layout_and_frames(linear_report) -> None:  # type: ignore[no-untyped-def]
+    y, r = linear_report
+    folds = r.folds_frame()
+    assert list(folds.index) == list(range(FOLDS))
+    assert folds["n_train"].tolist() == [60 - H - (FOLDS - 1 - i) * STEP for i in range(FOLDS)]
+    assert folds["origin"].iloc[-1] == str(y.index[60 - H - 1].date())  # last fold ends at the end
+    assert {"rmse", "naive_rmse", "mase", "naive_mase", "coverage95"} <= set(folds.columns)
+    steps = r.steps_frame()
+    assert list(steps.index) == list(range(1, H + 1))
+    d = r.to_dict()
+    assert json.loads(json.dumps(d))["beats_naive"] == {
+        "folds_won": FOLDS, "folds": FOLDS, "text": r.beats_naive_text}
+
+
+def test_too_little_history_for_the_folds() -> None:
+    y = on_sessions(100.0 + np.arange(20))
+    msg = "needs at least 23 trading days for 4 folds of 5 days 5 apart, 20 given"
+    with pytest.raises(NotEnoughHistory, match=msg):
+        backtest(Naive(log=False), y, folds=4, horizon=5, step=5)
+
+
+@pytest.mark.parametrize("refit", [0, "sometimes", True])
+def test_bad_refit_policy(refit: object) -> None:
+    with pytest.raises(ValidationFailed, match="refit must be"):
+        backtest(Naive(), random_walk(80), folds=2, horizon=5, refit=refit)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ refit policies
+def test_refit_policies_follow_their_definition() -> None:
+    y = random_walk(200)
+    model = make_forecaster("arima", order=(0, 1, 1))
+    origins = [150, 160, 170, 180]
+    every = rolling_forecasts(model, y, None, origins, 10, "every")
+    update = rolling_forecasts(model, y, None, origins, 10, "update")
+    two = rolling_forecasts(model, y, None, origins, 10, 2)
+    fresh = [make_forecaster("arima", order=(0, 1, 1)).fit(y.iloc[:o]).predict(10) for o in origins]
+    once = make_forecaster("arima", order=(0, 1, 1)).fit(y.iloc[:150])
+    for i, o in enumerate(origins):
+        np.testing.assert_allclose(every[i].mean, fresh[i].mean, rtol=1e-9)
+        if i:
+            once.update(y.iloc[origins[i - 1] : o])
+        np.testing.assert_allclose(update[i].mean, once.predict(10).mean, rtol=1e-9)
+    np.testing.assert_allclose(two[2].mean, fresh[2].mean, rtol=1e-9)  # refit at fold 2
+    assert not np.allclose(two[1].mean, fresh[1].mean, rtol=1e-12)  # fold 1 was updated
+    assert not model.is_fitted  # folds use clones
+
+
+def test_progress_callback_and_factory_argument() -> None:
+    seen: list[tuple[float, str]] = []
+    r = backtest(lambda: make_forecaster("drift"), random_walk(120), folds=3, horizon=5,
+                 progress=lambda f, t: seen.append((f, t)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert r.kind == "drift" and r.folds == 3 and len(r.naive_scores) == 3
+
+
+@pytest.mark.slow  # starting worker processes takes several seconds
+def test_parallel_folds_equal_sequential() -> None:
+    y = random_walk(150)
+    seq = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5)
+    par = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5, n_jobs=2)
+    assert seq.to_dict() == par.to_dict()
+
+
+# ------------------------------------------------------------------ ensemble weights
+def test_ensemble_weights_are_normalised_inverse_backtest_mse() -> None:
+    y = random_walk(160)
+    ens = make_forecaster("ensemble", members=[{"kind": "naive"}, {"kind": "drift"}],
+                          folds=3, horizon=10).fit(y)
+    origins = [160 - 10 * (3 - i) for i in range(3)]
+    mse = []
+    for cls in (Naive, Drift):
+        fcs = rolling_forecasts(cls(), y, None, origins, 10, "update")
+        errors = [y.to_numpy()[o : o + 10] - f.mean for o, f in zip(origins, fcs, strict=True)]
+        mse.append(np.mean(np.square(errors)))
+    inv = 1 / np.asarray(mse)
+    np.testing.assert_allclose(ens.weights_, inv / inv.sum())  # type: ignore[attr-defined]
+    assert ens.weights_.sum() == pytest.approx(1.0)  # type: ignore[attr-defined]
+    fc = ens.predict(5)
+    parts = [m.predict(5) for m in ens.members_]  # type: ignore[attr-defined]
+    weights = ens.weights_  # type: ignore[attr-defined]
+    expected = sum(w * p.mean for w, p in zip(weights, parts, strict=True))
+    np.testing.assert_allclose(fc.mean, expected)
