@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 20:24:55.842954
+Create Date: 2026-11-30 20:35:07.986363
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table('alerts',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('symbol', sa.String(length=16), nullable=True),
-    sa.Column('rule', sa.String(length=32), nullable=False),
+    sa.Column('rule', sa.String(length=64), nullable=False),
     sa.Column('severity', sa.String(length=16), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('value', sa.Float(), nullable=True),
@@ -35,6 +35,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alerts_symbol'), ['symbol'], unique=False)
+        batch_op.create_index('uq_alerts_open_episode', ['symbol', 'rule'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
 
     op.create_table('bars',
     sa.Column('symbol', sa.String(length=16), nullable=False),
@@ -145,7 +146,8 @@ def upgrade() -> None:
     sa.Column('details', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], name=op.f('fk_drift_events_model_version_id_model_versions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_drift_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_drift_events')),
+    sa.UniqueConstraint('symbol', 'detector', 'date', name=op.f('uq_drift_events_symbol'))
     )
     with op.batch_alter_table('drift_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_drift_events_symbol'), ['symbol'], unique=False)
@@ -233,6 +235,7 @@ def downgrade() -> None:
     op.drop_table('ingest_runs')
     op.drop_table('bars')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('uq_alerts_open_episode', sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
         batch_op.drop_index(batch_op.f('ix_alerts_symbol'))
 
     op.drop_table('alerts')
