@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Command | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 2 if args.command is None else 2
+        return 2
     try:
         return func(args)
     except CoreError as exc:

@@ -1,0 +1,108 @@
+"""CLI subcommands for market data: ingest, symbols, validate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+from core.errors import ValidationFailed
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from core.auth import SYSTEM
+    from core.context import open_context
+    from core.market import ingest
+    from core.symbols import check_symbol, check_symbols
+
+    ctx = open_context()
+    if args.source == "sample":
+        summary = ingest.ingest_sample(ctx.db, created_by=SYSTEM.name, if_empty=args.if_empty)
+    elif args.source == "csv":
+        if not args.file:
+            raise ValidationFailed("--source csv needs --file PATH and --symbols SYMBOL")
+        if not args.symbols:
+            raise ValidationFailed("--source csv needs --symbols SYMBOL (the CSV's ticker)")
+        symbol = check_symbol(args.symbols)
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise ValidationFailed(f"cannot read {args.file}: {exc.strerror}") from None
+        summary = ingest.ingest_csv(ctx.db, ctx.settings, symbol, data, created_by=SYSTEM.name)
+    else:
+        symbols = check_symbols(args.symbols or "MSFT")
+        summary = ingest.ingest_yahoo(
+            ctx.db, ctx.settings, symbols, start=args.start, end=args.end,
+            created_by=SYSTEM.name,
+        )
+    print(summary.describe())
+    return 0 if summary.ok else 1
+
+
+def _cmd_symbols(args: argparse.Namespace) -> int:
+    from core.context import open_context
+    from core.market.store import list_symbols
+
+    ctx = open_context()
+    rows = list_symbols(ctx.db)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
+        return 0
+    if not rows:
+        print("no symbols stored; run `python -m core ingest --source sample`")
+        return 0
+    print(f"{'symbol':<10}{'first':<12}{'last':<12}{'rows':>8}  last ingest")
+    for r in rows:
+        status = r.last_ingest_status or "-"
+        when = f" {r.last_ingest_at:%Y-%m-%d %H:%M}" if r.last_ingest_at else ""
+        print(f"{r.symbol:<10}{r.first_date!s:<12}{r.last_date!s:<12}{r.rows:>8,}  {status}{when}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from core.context import open_context
+    from core.market import ingest
+    from core.symbols import check_symbol
+
+    from core.market.calendar import trading_calendar
+
+    ctx = open_context()
+    symbol = check_symbol(args.symbol)
+    report = ingest.validate_stored(ctx.db, symbol, trading_calendar(ctx.settings.exchange))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+        return 0 if report.ok else 1
+    print(f"{symbol}: {report.rows:,} rows, {len(report.errors)} errors, "
+          f"{len(report.warnings)} warnings")
+    for issue in report.issues:
+        print(f"  {issue.level:<8}{issue.code:<22}{issue.message}")
+    return 0 if report.ok else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="load daily bars from Yahoo, the bundled sample or a CSV")
+    p.add_argument("--source", choices=("yahoo", "sample", "csv"), default="yahoo")
+    p.add_argument("--symbols", help="comma-separated, e.g. MSFT,AAPL (for csv: the one symbol)")
+    p.add_argument("--file", help="CSV file for --source csv")
+    p.add_argument("--start", type=_date, help="first date, YYYY-MM-DD")
+    p.add_argument("--end", type=_date, help="last date (inclusive), YYYY-MM-DD")
+    p.add_argument("--if-empty", action="store_true",
+                   help="with --source sample: only when the database holds no bars yet")
+    p.set_defaults(func=_cmd_ingest)
+
+    s = sub.add_parser("symbols", help="what is stored: first/last date, rows, last ingest")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_symbols)
+
+    v = sub.add_parser("validate", help="validation report of a stored series")
+    v.add_argument("--symbol", required=True)
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_validate)

@@ -1,0 +1,50 @@
+"""What each background job kind does: the same use cases the pages and CLI call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.auth import Actor
+from core.db.engine import Database
+from core.db.models import Job
+from core.jobs import Handler, Progress
+from core.settings import Settings
+
+
+def _actor(job: Job) -> Actor:
+    # Only analysts can submit jobs (checked in jobs.submit), so the submitter is one.
+    return Actor(name=job.created_by, role="analyst")
+
+
+def _retrain(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
+    from core.forecast.lifecycle import retrain
+
+    assert job.symbol is not None
+    params = job.params or {}
+    return retrain(
+        db, Settings.from_env(), job.symbol, _actor(job), progress=progress,
+        auto_promote=bool(params.get("auto_promote", False)),
+    )
+
+
+def _ingest(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
+    from core.market.ingest import ingest_yahoo
+
+    params = job.params or {}
+    summary = ingest_yahoo(
+        db, Settings.from_env(), params.get("symbols") or [job.symbol], created_by=job.created_by,
+        progress=progress,
+    )
+    return {
+        "ok": summary.ok,
+        "results": [
+            {"symbol": r.symbol, "status": r.status, "message": r.message}
+            for r in summary.results
+        ],
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    "retrain": _retrain,
+    "ingest": _ingest,
+}
