@@ -45,20 +45,37 @@ class SarimaxForecaster(Forecaster):
     # --------------------------------------------------------------- shared mechanics
     def _apply(self, res: Any) -> None:
         """Adopt a statsmodels results object (fitted or filtered) as the fitted state."""
-        self.results_ = res
+        self._full_results = res
+        self._tail_results = res
         self.params_ = np.asarray(res.params, dtype=np.float64)
         self.tail_ = ss.KalmanTail.from_results(res, len(self._exog_names()))
+
+    @property
+    def results_(self) -> Any:
+        """statsmodels results over the whole sample at ``params_`` (after ``update`` they
+        are rebuilt on first use: summary and residuals need them, forecasts do not)."""
+        if self._full_results is None:
+            endog, exog = self._design()
+            self._full_results = ss.filter_params(endog, self.order_, exog, self.params_,
+                                                  self.seasonal_order_)
+        return self._full_results
 
     def _refilter(self) -> None:
         endog, exog = self._design()
         self._apply(ss.filter_params(endog, self.order_, exog, self.params_, self.seasonal_order_))
 
     def _update(self, n_new: int) -> None:
-        # statsmodels' append(refit=False): same params, the filter run over the whole
-        # extended sample; equals SARIMAX(extended).filter(params).
+        # statsmodels' extend(): same params, the Kalman filter continued over the new
+        # observations only from the last state. The final state (all a forecast needs) is
+        # the one SARIMAX(extended).filter(params) reaches; append(refit=False) would refilter
+        # the whole sample (~25x slower here).
         endog, exog = self._design()
         new_exog = exog[-n_new:] if exog.shape[1] else None
-        self._apply(self.results_.append(endog[-n_new:], exog=new_exog, refit=False))
+        with ss.single_threaded():
+            ext = self._tail_results.extend(endog[-n_new:], exog=new_exog)
+        self._tail_results = ext
+        self._full_results = None
+        self.tail_ = ss.KalmanTail.from_results(ext, len(self._exog_names()))
 
     def _forecast_work(self, h: int, X_future: pd.DataFrame | None,
                        dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -143,14 +160,15 @@ class SarimaxForecaster(Forecaster):
         self._refilter()
 
     def _fit_order(self, start: np.ndarray | None, what: str,
-                   require_convergence: bool = True, maxiter: int = 50) -> Any:
+                   require_convergence: bool = True, maxiter: int = 50,
+                   maxfun: int | None = None) -> Any:
         """MLE at ``self.order_``; raise FitFailed naming the order on failure. With
         ``require_convergence=False`` an unconverged but sane optimum is accepted (an
         engine's estimates are already a maximum; the polish may just stop early)."""
         endog, exog = self._design()
         with ss.single_threaded():
             res, converged = ss.fit_mle(endog, self.order_, exog, start, maxiter=maxiter,
-                                        seasonal_order=self.seasonal_order_)
+                                        maxfun=maxfun, seasonal_order=self.seasonal_order_)
         self.converged_ = converged
         problem = self._check_fit(res)
         if not problem and require_convergence and not converged:

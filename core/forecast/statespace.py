@@ -114,7 +114,7 @@ def filter_params(z: np.ndarray, order: Order, exog: np.ndarray | None, params: 
 
 
 def fit_mle(z: np.ndarray, order: Order, exog: np.ndarray | None,
-            start: np.ndarray | None = None, maxiter: int = 50,
+            start: np.ndarray | None = None, maxiter: int = 50, maxfun: int | None = None,
             seasonal_order: SeasonalOrder = NO_SEASON) -> Any:
     """Maximum likelihood with sigma2 concentrated out, then one filter in the full
     parameterisation (so params end with sigma2 and AIC counts it). Returns the filtered
@@ -126,7 +126,8 @@ def fit_mle(z: np.ndarray, order: Order, exog: np.ndarray | None,
             if model.k_params == 0:  # e.g. ARIMA(0,1,0): only sigma2, which is concentrated
                 res = model.filter(np.empty(0))
             else:
-                res = model.fit(start_params=start, disp=False, maxiter=maxiter)
+                kw = {} if maxfun is None else {"maxfun": maxfun}
+                res = model.fit(start_params=start, disp=False, maxiter=maxiter, **kw)
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise FitFailed(f"ARIMA{order} failed to fit: {exc}") from exc
     params = np.r_[np.asarray(res.params, dtype=np.float64), float(res.scale)]
