@@ -169,6 +169,8 @@ def test_update_then_predict_equals_reference(kind: str, opts: dict[str, Any], d
             expect[k] += w * (np.exp(v) if m.log else v)
     for k, v in expect.items():
         np.testing.assert_allclose(getattr(fc, k), v, rtol=1e-7)
+    assert f.residuals().index[-1] == y.index[-1]  # full results rebuilt after update
+    assert np.isfinite(f.summary().get("aic", 0.0))
 
 
 @pytest.mark.parametrize(("kind", "opts"), SPECS)
