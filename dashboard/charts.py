@@ -150,3 +150,75 @@ def residual_diagnostics(residuals: pd.Series, acf: Sequence[float], pacf: Seque
                           row=2, col=col)
     fig.update_layout(template=TEMPLATE, height=560, showlegend=False)
     return fig
+
+
+def predicted_vs_actual(ledger: pd.DataFrame, *, step: int, title: str) -> go.Figure:
+    """Forecasts of one horizon step against what happened, with the 80%/95% bands."""
+    rows = ledger[ledger["step"] == step].sort_values("target_date")
+    rows = rows.drop_duplicates("target_date", keep="last")
+    x = list(rows["target_date"]) + list(rows["target_date"][::-1])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=list(rows["hi95"]) + list(rows["lo95"][::-1]), fill="toself",
+                             fillcolor=_rgba(BLUE, 0.13), line={"width": 0}, name="95% interval",
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=x, y=list(rows["hi80"]) + list(rows["lo80"][::-1]), fill="toself",
+                             fillcolor=_rgba(BLUE, 0.25), line={"width": 0}, name="80% interval",
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=rows["target_date"], y=rows["mean"], name="Predicted",
+                             line={"color": BLUE, "width": 1.8}))
+    done = rows[rows["actual"].notna()]
+    fig.add_trace(go.Scatter(x=done["target_date"], y=done["actual"], name="Actual",
+                             mode="lines+markers", marker={"size": 4},
+                             line={"color": "#1b2430", "width": 1.4}))
+    fig.update_layout(template=TEMPLATE, title=title, height=420, yaxis_title="Price")
+    _no_weekend_gaps(fig)
+    return fig
+
+
+def rolling_error(rolling: pd.DataFrame, *, threshold: float, drift_dates: Sequence[object],
+                  title: str) -> go.Figure:
+    """Rolling RMSE (model and naive MAE) with the alert threshold and drift events."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["rmse"], name="Rolling RMSE",
+                             line={"color": BLUE, "width": 2}))
+    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["naive_mae"], name="Naive MAE",
+                             line={"color": GREY, "width": 1.4, "dash": "dot"}))
+    fig.add_hline(y=threshold, line={"color": RED, "dash": "dash", "width": 1.2},
+                  annotation_text=f"alert threshold {threshold:g}",
+                  annotation_position="top left")
+    for i, day in enumerate(drift_dates):
+        fig.add_vline(x=pd.Timestamp(str(day)).timestamp() * 1000,
+                      line={"color": ORANGE, "width": 1.2, "dash": "dot"})
+        if i == 0:
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="Drift detected",
+                                     line={"color": ORANGE, "dash": "dot"}))
+    fig.update_layout(template=TEMPLATE, title=title, height=340, yaxis_title="Price units")
+    return fig
+
+
+def coverage_gauge(value: float, target: float, *, label: str) -> go.Figure:
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number+delta", value=value * 100, number={"suffix": "%"},
+        delta={"reference": target * 100, "suffix": " pts"},
+        title={"text": label},
+        gauge={"axis": {"range": [0, 100]}, "bar": {"color": BLUE},
+               "threshold": {"line": {"color": RED, "width": 3}, "value": target * 100},
+               "steps": [{"range": [0, target * 100 * 0.85], "color": _rgba(RED, 0.15)}]},
+    ))
+    fig.update_layout(template=TEMPLATE, height=230, margin={"l": 20, "r": 20, "t": 50, "b": 10})
+    return fig
+
+
+def champion_timeline(timeline: pd.DataFrame, *, title: str) -> go.Figure:
+    """When each model served (first to last data date it forecast from), as bars."""
+    fig = go.Figure()
+    for i, r in enumerate(timeline.to_dict("records")):
+        fig.add_trace(go.Scatter(
+            x=[r["from"], r["until"]], y=[r["label"], r["label"]], mode="lines+markers",
+            line={"color": PALETTE[i % len(PALETTE)], "width": 10}, showlegend=False,
+            hovertext=f"{r['forecasts']} forecast days. {r['note']}", name=r["label"],
+        ))
+    fig.update_layout(template=TEMPLATE, title=title,
+                      height=140 + 26 * max(1, len(timeline)), yaxis={"autorange": "reversed"})
+    _no_weekend_gaps(fig)
+    return fig

@@ -1,0 +1,244 @@
+"""Read-side views for the monitoring page, the overview cards and the CLI.
+
+Everything here only reads; the writes (ledger, alerts, drift) live in their modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from core.db.engine import Database
+from core.db.models import Alert, DriftEvent, ModelEvent, ModelVersion
+from core.forecast import registry
+from core.monitor import drift
+from core.monitor.ledger import ledger_frame
+from core.monitor.scores import (
+    Scores,
+    compute_scores,
+    last_target_dates,
+    rolling_errors,
+    scores_by_step,
+)
+from core.settings import Settings
+from core.symbols import check_symbol
+
+
+@dataclass(frozen=True)
+class MonitoringSnapshot:
+    symbol: str
+    champion_id: int | None
+    window_days: int
+    ledger: pd.DataFrame  # all reconciled and pending rows of the champion(s)
+    window: pd.DataFrame  # rows whose target date is in the last ``window_days`` scored dates
+    scores: Scores
+    by_step: pd.DataFrame
+    rolling: pd.DataFrame  # step-1 rolling errors by target date
+    alerts: pd.DataFrame
+    drift: pd.DataFrame
+    timeline: pd.DataFrame
+
+    @property
+    def has_scores(self) -> bool:
+        return self.scores.n > 0
+
+
+def alert_history(db: Database, symbol: str | None = None, limit: int = 200) -> pd.DataFrame:
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if symbol is not None:
+        query = query.where(Alert.symbol == symbol)
+    with db.read() as session:
+        rows = [
+            {"id": a.id, "symbol": a.symbol, "rule": a.rule, "severity": a.severity,
+             "status": a.status, "as of": a.as_of, "value": a.value, "threshold": a.threshold,
+             "message": a.message, "opened": a.opened_at, "resolved": a.resolved_at}
+            for a in session.scalars(query)
+        ]
+    columns = ["id", "symbol", "rule", "severity", "status", "as of", "value", "threshold",
+               "message", "opened", "resolved"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def drift_history(db: Database, symbol: str) -> pd.DataFrame:
+    with db.read() as session:
+        rows = [
+            {"date": e.date, "detector": e.detector, "statistic": e.statistic,
+             "action": e.action, "model": e.model_version_id}
+            for e in session.scalars(
+                select(DriftEvent).where(DriftEvent.symbol == symbol).order_by(DriftEvent.date)
+            )
+        ]
+    return pd.DataFrame(rows, columns=["date", "detector", "statistic", "action", "model"])
+
+
+def champion_timeline(db: Database, symbol: str, ledger: pd.DataFrame) -> pd.DataFrame:
+    """When each model served, in market time: the first and last data date it issued
+    forecasts from (works for live use and for replays alike), with its promotion notes."""
+    with db.read() as session:
+        versions = {
+            v.id: v
+            for v in session.scalars(select(ModelVersion).where(ModelVersion.symbol == symbol))
+        }
+        notes = {
+            e.version_id: f"{e.action} by {e.created_by}: {e.note or ''}".strip()
+            for e in session.scalars(
+                select(ModelEvent)
+                .where(ModelEvent.symbol == symbol, ModelEvent.action.in_(("promote", "rollback")))
+                .order_by(ModelEvent.id)
+            )
+        }
+    columns = ["model", "label", "from", "until", "forecasts", "role", "note"]
+    if ledger.empty:
+        return pd.DataFrame(columns=columns)
+    served = ledger.groupby("model_version_id").agg(
+        start=("data_date", "min"), end=("data_date", "max"), forecasts=("data_date", "nunique")
+    )
+    rows = []
+    for r in served.sort_values("start").reset_index().to_dict("records"):
+        vid = int(r["model_version_id"])
+        v = versions.get(vid)
+        label = str((v.spec or {}).get("label") or v.kind) if v else "deleted model"
+        rows.append({
+            "model": vid, "label": f"#{vid} {label}", "from": r["start"], "until": r["end"],
+            "forecasts": int(r["forecasts"]), "role": v.role if v else "",
+            "note": notes.get(vid, ""),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def snapshot(db: Database, settings: Settings, symbol: str, window_days: int) -> MonitoringSnapshot:
+    """Everything the monitoring page shows for one symbol, from one read of the ledger."""
+    symbol = check_symbol(symbol)
+    with db.read() as session:
+        champion = registry.champion(session, symbol)
+        frame = ledger_frame(session, symbol)
+    window = last_target_dates(frame, window_days) if not frame.empty else frame
+    return MonitoringSnapshot(
+        symbol=symbol,
+        champion_id=champion.id if champion else None,
+        window_days=window_days,
+        ledger=frame,
+        window=window,
+        scores=compute_scores(window),
+        by_step=scores_by_step(window),
+        rolling=rolling_errors(frame, window=min(window_days, 20), step=1),
+        alerts=alert_history(db, symbol),
+        drift=drift_history(db, symbol),
+        timeline=champion_timeline(db, symbol, frame),
+    )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    detector: str
+    params: dict[str, Any]
+    false_alarms_per_1000: float
+    mean_delay: float | None
+    missed: int
+    n_points: int
+
+
+def calibrate(frame: pd.DataFrame, *, shift_sd: float = 1.5) -> list[Calibration]:
+    """Replay ADWIN and KSWIN over the logged step-1 errors with a shift injected halfway
+    (``shift_sd`` error standard deviations): false alarms before it, delay after it."""
+    errors, _ = drift.error_stream(frame, step=1)
+    if len(errors) < 40:
+        return []
+    at = len(errors) // 2
+    sd = float(np.std(errors)) or 1.0
+    stream = drift.inject_shift(errors, at, shift_sd * sd)
+    out = []
+    for name in ("adwin", "kswin"):
+        cal = drift.replay_detectors(stream, change_points=[at], detector=name)
+        out.append(Calibration(name, cal.params, cal.false_alarms_per_1000, cal.mean_delay,
+                               cal.missed, cal.n_points))
+    return out
+
+
+def last_bar_age(db: Database, symbol: str, settings: Settings, today: dt.date) -> int | None:
+    """Trading days since the last stored bar (data freshness)."""
+    from core.market.calendar import trading_calendar
+    from core.market.store import last_date
+
+    last = last_date(db, symbol)
+    if last is None:
+        return None
+    return trading_calendar(settings.exchange).count_sessions(last, today)
+
+
+@dataclass(frozen=True)
+class SymbolCard:
+    """One overview card: price, champion, next forecast, recent skill, alerts, freshness."""
+
+    symbol: str
+    last_date: dt.date
+    last_close: float
+    change: float | None
+    stale_days: int
+    champion_id: int | None
+    champion_label: str | None
+    champion_trained_to: dt.date | None
+    champion_stale: bool
+    next_date: dt.date | None
+    next_mean: float | None
+    next_lo80: float | None
+    next_hi80: float | None
+    mase_30: float | None
+    scored_30: int
+    open_alerts: int
+    forecast_error: str | None
+
+
+def _label(version: ModelVersion) -> str:
+    return str((version.spec or {}).get("label") or version.kind)
+
+
+def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -> SymbolCard:
+    """Build a card; a model that cannot forecast shows its error instead of breaking it."""
+    from core.errors import CoreError
+    from core.forecast import service
+    from core.market.calendar import trading_calendar
+    from core.market.store import read_bars
+
+    bars = read_bars(db, symbol)
+    closes = bars["close"].astype(float)
+    last_date = pd.Timestamp(bars["date"].iloc[-1]).date()
+    with db.read() as session:
+        champion = registry.champion(session, symbol)
+        frame = ledger_frame(session, symbol)
+        open_alerts = len(list(session.scalars(
+            select(Alert.id).where(Alert.symbol == symbol, Alert.status == "open"))))
+    recent = last_target_dates(frame, 30) if not frame.empty else frame
+    scores = compute_scores(recent)
+    next_date = next_mean = next_lo = next_hi = None
+    error = None
+    if champion is not None:
+        try:
+            view = service.forecast(db, settings, symbol, 1, issued_by="dashboard")
+        except CoreError as exc:
+            error = str(exc)
+        else:
+            next_date = pd.Timestamp(view.result.dates[0]).date()
+            next_mean = float(view.result.mean[0])
+            next_lo, next_hi = float(view.result.lo80[0]), float(view.result.hi80[0])
+    return SymbolCard(
+        symbol=symbol,
+        last_date=last_date,
+        last_close=float(closes.iloc[-1]),
+        change=float(closes.iloc[-1] / closes.iloc[-2] - 1) if len(closes) > 1 else None,
+        stale_days=trading_calendar(settings.exchange).count_sessions(last_date, today),
+        champion_id=champion.id if champion else None,
+        champion_label=_label(champion) if champion else None,
+        champion_trained_to=champion.train_end if champion else None,
+        champion_stale=bool(champion.stale) if champion else False,
+        next_date=next_date, next_mean=next_mean, next_lo80=next_lo, next_hi80=next_hi,
+        mase_30=scores.mase if scores.n else None,
+        scored_30=scores.n,
+        open_alerts=open_alerts,
+        forecast_error=error,
+    )

@@ -1,0 +1,93 @@
+"""Cached reads about saved models and their forecasts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core.db.models import ModelVersion
+from core.forecast import service
+from dashboard.resources import app_context
+
+TTL = dt.timedelta(minutes=5)
+
+
+def _label(v: ModelVersion) -> str:
+    return str((v.spec or {}).get("label") or v.kind)
+
+
+def _beats(v: ModelVersion) -> str:
+    return str(((v.backtest or {}).get("beats_naive") or {}).get("text") or "–")
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def versions_table(symbol: str) -> pd.DataFrame:
+    rows = [
+        {
+            "id": v.id,
+            "role": v.role,
+            "stale": v.stale,
+            "model": _label(v),
+            "trained": f"{v.train_start} → {v.train_end}",
+            "days": v.n_obs,
+            "AIC": v.aic,
+            "backtest RMSE": ((v.backtest or {}).get("summary") or {}).get("rmse"),
+            "vs naive": _beats(v),
+            "gate": ((v.backtest or {}).get("gate") or {}).get("text", ""),
+            "size KB": round(v.artifact_bytes / 1024, 1),
+            "by": v.created_by,
+            "created": v.created_at,
+        }
+        for v in service.versions(app_context().db, symbol)
+    ]
+    columns = ["id", "role", "stale", "model", "trained", "days", "AIC", "backtest RMSE",
+               "vs naive", "gate", "size KB", "by", "created"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class ForecastPayload:
+    """A forecast ready for charts and tables (plain data: safe to cache and copy)."""
+
+    symbol: str
+    version_id: int
+    model: str
+    kind: str
+    data_date: dt.date
+    trained_until: dt.date
+    forecast: pd.DataFrame  # date, mean, lo80, hi80, lo95, hi95, naive
+    history: pd.Series
+    warnings: list[str]
+    beats_naive: bool | None
+    beats_naive_text: str
+    random_walk: bool
+    exog_policy: str | None
+
+
+@st.cache_data(ttl=TTL, show_spinner="Forecasting…")
+def forecast(symbol: str, days: int, version_id: int | None = None) -> ForecastPayload:
+    ctx = app_context()
+    view = service.forecast(ctx.db, ctx.settings, symbol, days, version_id=version_id,
+                            issued_by="dashboard")
+    frame = view.result.to_frame().reset_index()
+    frame["naive"] = view.naive.mean
+    return ForecastPayload(
+        symbol=view.symbol, version_id=view.version.id, model=_label(view.version),
+        kind=view.version.kind, data_date=view.data_date, trained_until=view.version.train_end,
+        forecast=frame, history=view.history, warnings=view.warnings,
+        beats_naive=view.beats_naive, beats_naive_text=_beats(view.version),
+        random_walk=view.random_walk, exog_policy=view.version.exog_policy,
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def champion_id(symbol: str) -> int | None:
+    version = service.champion(app_context().db, symbol)
+    return version.id if version else None
+
+
+def clear() -> None:
+    st.cache_data.clear()

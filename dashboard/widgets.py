@@ -1,0 +1,57 @@
+"""Small reusable widgets and page helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.auth import LOCAL_ANALYST, Actor
+from dashboard import nav
+
+
+def actor() -> Actor:
+    """The user set by the shell (dashboard/app.py) for this rerun."""
+    value = st.session_state.get("actor")
+    return value if isinstance(value, Actor) else LOCAL_ANALYST
+
+
+def page_header(title: str, symbol: str | None, caption: str) -> None:
+    st.title(f"{title} · {symbol}" if symbol else title)
+    st.caption(caption)
+
+
+def need_symbol(symbol: str | None) -> str:
+    """Stop the page with a way forward when nothing is stored yet."""
+    if symbol is None:
+        st.info(
+            "No market data yet. Load the bundled Microsoft history from the **Overview** page "
+            "(\"Load demo\"), or import a CSV / fetch from Yahoo on the **Data explorer**.",
+            icon=":material/lightbulb:",
+        )
+        st.page_link(nav.OVERVIEW, label="Go to Overview", icon=":material/dashboard:")
+        st.stop()
+    return symbol
+
+
+def date_range(
+    key: str, first: dt.date, last: dt.date, default_years: int = 3
+) -> tuple[dt.date, dt.date]:
+    """A (start, end) picker clamped to the stored range; a half-picked range stays valid."""
+    default_start = max(first, (pd.Timestamp(last) - pd.DateOffset(years=default_years)).date())
+    value = st.date_input(
+        "Date range", value=(default_start, last), min_value=first, max_value=last, key=key,
+        format="YYYY-MM-DD",
+    )
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return value[0], value[1]
+    if isinstance(value, tuple | list) and len(value) == 1:
+        return value[0], last
+    if isinstance(value, dt.date):
+        return value, last
+    return default_start, last
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()

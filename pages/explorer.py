@@ -1,0 +1,154 @@
+"""Data explorer: candlestick with volume, quality flags, validation report, data table,
+and the two ways in: fetch from Yahoo Finance, or import a CSV."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.market import ingest
+from dashboard import charts, keys, queries, widgets
+from dashboard.guard import run, stop_with
+from dashboard.resources import app_context
+from dashboard.selection import current_symbol
+
+ctx = app_context()
+actor = widgets.actor()
+symbol = current_symbol()
+ADJUST_LABELS = {"split": "Split-adjusted", "split_dividend": "Split + dividend", "raw": "Raw"}
+
+
+def import_panel() -> None:
+    """Fetch latest from Yahoo, or upload a CSV (analysts only)."""
+    if not actor.is_analyst:
+        st.caption(":material/lock: Importing data needs an analyst sign-in.")
+        return
+    fetch_col, upload_col = st.columns(2, gap="large")
+    with fetch_col, st.container(border=True):
+        st.markdown("**Fetch latest from Yahoo Finance**")
+        symbols = st.text_input(
+            "Symbols (comma-separated)", value=symbol or "MSFT", key=keys.EX_FETCH_SYMBOLS,
+            help="Incremental: only days after the last stored one, plus a few to catch revisions.",
+        )
+        if st.button("Fetch latest", key=keys.EX_FETCH, icon=":material/cloud_download:"):
+            with st.status("Fetching from Yahoo Finance…", expanded=True) as status:
+                bar = st.progress(0.0)
+                try:
+                    summary = ingest.ingest_yahoo(
+                        ctx.db, ctx.settings, symbols, created_by=actor.name,
+                        progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text),
+                    )
+                except CoreError as exc:
+                    status.update(label="Fetch failed", state="error")
+                    st.error(f"{exc} Stored data is unaffected.")
+                else:
+                    queries.clear()
+                    for result in summary.results:
+                        (st.success if result.ok else st.error)(
+                            f"{result.symbol}: {result.message}"
+                        )
+                    status.update(
+                        label="Fetch finished" if summary.ok else "Fetch finished with errors",
+                        state="complete" if summary.ok else "error",
+                    )
+    with upload_col, st.container(border=True):
+        st.markdown("**Import a CSV**")
+        st.caption(
+            "Columns Date, Open, High, Low, Close, Volume (header case and spacing are "
+            f"forgiven; comma or semicolon). Up to {ctx.settings.upload_max_mb:g} MB."
+        )
+        upload_symbol = st.text_input("Symbol for this file", value="", key=keys.EX_UPLOAD_SYMBOL,
+                                      placeholder="e.g. AAPL")
+        upload = st.file_uploader("CSV file", type=["csv", "txt"], key=keys.EX_UPLOAD)
+        if st.button("Import CSV", key=keys.EX_UPLOAD_GO, icon=":material/upload_file:",
+                     disabled=upload is None):
+            assert upload is not None
+            with st.spinner("Validating and storing…"):
+                try:
+                    summary = ingest.ingest_csv(
+                        ctx.db, ctx.settings, upload_symbol, upload.getvalue(),
+                        created_by=actor.name,
+                    )
+                except CoreError as exc:
+                    st.error(f"{exc} Nothing was stored.")
+                else:
+                    queries.clear()
+                    for result in summary.results:
+                        (st.success if result.ok else st.error)(
+                            f"{result.symbol}: {result.message}"
+                        )
+
+
+if symbol is None:
+    widgets.page_header("Data explorer", None, "Daily market data, its quality, and its sources.")
+    st.info("No market data stored yet: fetch from Yahoo Finance or import a CSV below.",
+            icon=":material/inbox:")
+    import_panel()
+    st.stop()
+
+widgets.page_header("Data explorer", symbol, "Daily bars on the exchange's trading days; "
+                    "filled days and suspicious moves are marked, never deleted.")
+
+summary = next((s for s in run(queries.symbol_summaries) if s.symbol == symbol), None)
+if summary is None:
+    st.warning(f"{symbol} is no longer stored.")
+    st.stop()
+
+c1, c2 = st.columns([3, 2])
+with c1:
+    start, end = widgets.date_range(keys.EX_RANGE, summary.first_date, summary.last_date)
+with c2:
+    adjust = st.segmented_control(
+        "Prices", list(ADJUST_LABELS), format_func=ADJUST_LABELS.__getitem__,
+        default="split", key=keys.EX_ADJUST,
+        help="Adjusted prices are computed on read from raw prices and stored splits/dividends.",
+    ) or "split"
+
+try:
+    bars = queries.prepared_bars(symbol, adjust, "use", start, end)
+except CoreError as exc:
+    stop_with(exc)
+frame = bars.frame
+
+m = st.columns(5)
+m[0].metric("Trading days", f"{len(frame):,}")
+m[1].metric("Last close", f"{frame['close'].iloc[-1]:,.2f}",
+            f"{(frame['close'].iloc[-1] / frame['close'].iloc[-2] - 1):+.2%}"
+            if len(frame) > 1 else None)
+m[2].metric("Last bar", f"{bars.last_date:%Y-%m-%d}")
+m[3].metric("Filled days", f"{bars.n_imputed:,}", help="Missing trading days, forward-filled.")
+m[4].metric("Flagged moves", f"{bars.n_outliers:,}",
+            help="Robust z-score of log returns (median/MAD) above threshold; kept, not deleted.")
+
+st.plotly_chart(
+    charts.candlestick(frame, title=f"{symbol} · {ADJUST_LABELS[adjust]}"),
+    key="ex_chart", config={"displaylogo": False},
+)
+
+report = run(lambda: queries.validation_report(symbol))
+label = (f"Validation report — {len(report.errors)} errors, {len(report.warnings)} warnings "
+         f"over {report.rows:,} stored rows")
+with st.expander(label, expanded=bool(report.errors), icon=":material/fact_check:"):
+    if not report.issues:
+        st.success("No issues found.")
+    for issue in report.issues:
+        (st.error if issue.level == "error" else st.warning)(issue.message)
+    flagged = frame[frame["outlier"]]
+    if not flagged.empty:
+        st.markdown("**Flagged moves** (the modelling page chooses whether to use, winsorise "
+                    "or exclude them)")
+        st.dataframe(flagged[["date", "close", "volume", "outlier_score", "outlier_reason"]],
+                     hide_index=True)
+
+with st.expander("Data table", icon=":material/table:"):
+    shown = frame[["date", "open", "high", "low", "close", "volume", "dividend", "split_ratio",
+                   "imputed", "outlier"]]
+    st.dataframe(shown, hide_index=True, height=320)
+    st.download_button("Download CSV", widgets.csv_bytes(shown), file_name=f"{symbol}_{adjust}.csv",
+                       mime="text/csv", icon=":material/download:", key="ex_download")
+
+with st.expander("Import data", icon=":material/add_circle:", expanded=False):
+    import_panel()
+
+with st.expander("Ingest history", icon=":material/history:"):
+    st.dataframe(run(lambda: queries.ingest_history(symbol)), hide_index=True)

@@ -1,0 +1,82 @@
+"""Forecast: the champion's forecast as a fan chart with honest uncertainty."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import CoreError, ModelNotFound
+from dashboard import charts, keys, model_queries, nav, widgets
+from dashboard.guard import stop_with
+from dashboard.selection import current_symbol
+
+symbol = widgets.need_symbol(current_symbol())
+widgets.page_header("Forecast", symbol, "The champion model's forecast on the exchange's "
+                    "trading days, with 80% and 95% intervals and the naive baseline.")
+
+c1, c2, c3 = st.columns([2, 2, 1])
+days = c1.slider("Horizon (trading days)", 1, 60, 20, key=keys.FC_HORIZON)
+
+try:
+    table = model_queries.versions_table(symbol)
+    fc = model_queries.forecast(symbol, days)
+except ModelNotFound as exc:
+    st.info(str(exc), icon=":material/model_training:")
+    st.page_link(nav.FITTING, label="Fit a model", icon=":material/model_training:")
+    st.stop()
+except CoreError as exc:
+    stop_with(exc)
+
+others = table[table["id"] != fc.version_id]
+overlay_ids = c2.multiselect(
+    "Overlay other saved models", others["id"].tolist(),
+    format_func=lambda i: f"#{i} {others.set_index('id').loc[i, 'model']}", key=keys.FC_OVERLAY,
+)
+show_naive = c3.toggle("Naive baseline", value=True, key=keys.FC_NAIVE)
+
+for warning in fc.warnings:
+    st.warning(warning, icon=":material/warning:")
+if fc.random_walk:
+    st.warning(
+        "The selected model is a random walk (ARIMA(0,1,0) or naive): its forecast is the last "
+        "price, with widening uncertainty. That is often the honest answer for stock prices.",
+        icon=":material/trending_flat:")
+elif fc.beats_naive is False:
+    st.warning(
+        f"This model did not beat the naive forecast in its backtest ({fc.beats_naive_text}). "
+        "Read the bands, not the line.", icon=":material/balance:")
+
+m = st.columns(4)
+m[0].metric("Model", f"#{fc.version_id}", fc.model, delta_color="off")
+m[1].metric("Forecast from", f"{fc.data_date:%Y-%m-%d}",
+            f"trained to {fc.trained_until:%Y-%m-%d}", delta_color="off")
+last = float(fc.history.iloc[-1])
+end = fc.forecast.iloc[-1]
+m[2].metric(f"Mean in {days} days", f"{end['mean']:,.2f}", f"{end['mean'] / last - 1:+.2%}")
+m[3].metric("95% range", f"{end['lo95']:,.2f} – {end['hi95']:,.2f}")
+
+overlays = {}
+if show_naive:
+    overlays["Naive"] = fc.forecast[["date"]].assign(mean=fc.forecast["naive"])
+for vid in overlay_ids:
+    try:
+        other = model_queries.forecast(symbol, days, int(vid))
+    except CoreError as exc:
+        st.warning(f"Model #{vid} cannot forecast: {exc}")
+        continue
+    overlays[f"#{vid} {other.model}"] = other.forecast
+
+history = fc.history.iloc[-250:]
+st.plotly_chart(
+    charts.forecast_fan(history, fc.forecast, overlays=overlays,
+                        title=f"{symbol} · {fc.model} · {days}-day forecast"),
+    key="fc_chart", config={"displaylogo": False},
+)
+if fc.exog_policy:
+    st.caption(f"Exogenous inputs policy: **{fc.exog_policy}** (stored with every forecast).")
+
+st.dataframe(fc.forecast, hide_index=True)
+st.download_button("Download forecast CSV", widgets.csv_bytes(fc.forecast),
+                   file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.csv", mime="text/csv",
+                   icon=":material/download:", key="fc_download")
+st.caption("Every forecast shown here is logged in the prediction ledger with the naive "
+           "forecast beside it, and scored on the Monitoring page when the actual prices arrive.")

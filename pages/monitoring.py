@@ -1,0 +1,184 @@
+"""Monitoring: how past forecasts compare with what happened, alerts, drift, retraining."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.errors import CoreError
+from core.forecast import lifecycle
+from dashboard import charts, keys, model_queries, monitor_queries, widgets
+from dashboard.guard import stop_with
+from dashboard.resources import app_context
+from dashboard.selection import current_symbol
+
+ctx = app_context()
+actor = widgets.actor()
+symbol = widgets.need_symbol(current_symbol())
+limits = ctx.settings.thresholds
+
+widgets.page_header("Monitoring", symbol, "Every logged forecast scored against the actual "
+                    "price and against the naive forecast logged beside it.")
+
+
+def job_panel() -> None:
+    """The latest retrain job of this symbol; polls while it is queued or running."""
+    retrains = [j for j in jobs.recent(ctx.db, symbol=symbol, limit=10) if j.kind == "retrain"]
+    latest = retrains[0] if retrains else None
+    if latest is None:
+        st.caption("No retrain has run for this symbol yet.")
+        return
+    label = f"Retrain job #{latest.id} · {latest.status} · started by {latest.created_by}"
+    if latest.status in jobs.ACTIVE:
+        st.progress(latest.progress, text=f"{label} — {latest.message or ''}")
+        st.session_state["mon_polling"] = latest.id
+        return
+    if st.session_state.pop("mon_polling", None) == latest.id:
+        model_queries.clear()
+        st.rerun()  # the job just finished: refresh the whole page once
+    if latest.status == "failed":
+        st.error(f"{label}: {latest.error}")
+        return
+    if latest.status == "cancelled":
+        st.warning(f"{label}: {latest.message}")
+        return
+    result = latest.result or {}
+    gate = result.get("gate") or {}
+    st.success(f"{label}: challenger #{result.get('challenger_id')} "
+               f"({result.get('challenger', '')}) saved.")
+    if gate:
+        st.markdown(f"**Challenger vs champion:** {gate.get('text')}")
+    challenger_id = result.get("challenger_id")
+    champion_id = model_queries.champion_id(symbol)
+    if (actor.is_analyst and challenger_id and challenger_id != champion_id
+            and st.button(f"Promote challenger #{challenger_id}", key=keys.MON_PROMOTE,
+                          icon=":material/military_tech:")):
+        try:
+            outcome = lifecycle.promote(ctx.db, ctx.settings, int(challenger_id), actor)
+        except CoreError as exc:
+            st.error(str(exc))
+        else:
+            model_queries.clear()
+            st.success(f"Model {outcome.version.id} is now the champion.")
+
+
+running = jobs.active(ctx.db, kind="retrain", symbol=symbol)
+
+top = st.columns([3, 1])
+window = top[0].select_slider("Scoring window (trading days)", [20, 30, 60, 120, 250],
+                              value=limits.window_days if limits.window_days in
+                              (20, 30, 60, 120, 250) else 30, key=keys.MON_WINDOW)
+with top[1]:
+    if actor.is_analyst:
+        if st.button("Retrain", key=keys.MON_RETRAIN, type="primary", icon=":material/refresh:",
+                     disabled=running is not None,
+                     help="Fits the champion's model again on the latest data as a challenger, "
+                          "in the background; you decide whether to promote it."):
+            try:
+                job = jobs.submit(ctx.db, kind="retrain", symbol=symbol, params={}, actor=actor)
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                jobs.launch(job.id)
+                st.session_state["mon_polling"] = job.id
+                st.rerun()
+    else:
+        st.caption(":material/lock: Retraining needs an analyst sign-in.")
+
+with st.container(border=True):
+    poll = running is not None or "mon_polling" in st.session_state
+    st.fragment(job_panel, run_every="2s" if poll else None)()
+
+try:
+    snap = monitor_queries.snapshot(symbol, window)
+except CoreError as exc:
+    stop_with(exc)
+
+if snap.ledger.empty:
+    st.info("Nothing in the prediction ledger yet: forecasts are logged when the Forecast page, "
+            "the CLI or the scheduled job issues them, and scored when actual prices arrive. "
+            f"For a year of history in minutes run `python -m core replay --symbol {symbol} "
+            "--start 2016-11-01 --end 2017-11-10`, or press Load demo on the Overview.",
+            icon=":material/history:")
+    st.stop()
+
+s = snap.scores
+m = st.columns(6)
+m[0].metric("Scored forecasts", f"{s.n:,}")
+m[1].metric("RMSE", f"{s.rmse:.3g}" if s.n else "–",
+            f"threshold {limits.rmse_abs:g}", delta_color="off")
+m[2].metric("MASE vs naive", f"{s.mase:.2f}" if s.n else "–",
+            "worse than naive" if s.n and s.mase > 1 else "better than naive" if s.n else None,
+            delta_color="inverse" if s.n and s.mase > 1 else "normal")
+m[3].metric("MAPE", f"{s.mape:.2%}" if s.n else "–")
+m[4].metric("Direction hit rate", f"{s.hit_rate:.0%}" if s.n else "–")
+open_alerts = snap.alerts[snap.alerts["status"] == "open"] if not snap.alerts.empty else snap.alerts
+m[5].metric("Open alerts", f"{len(open_alerts)}")
+
+st.plotly_chart(charts.predicted_vs_actual(snap.ledger, step=1,
+                                           title="One-day-ahead forecasts vs actual"),
+                key="mon_pva")
+
+c1, c2 = st.columns([2, 1])
+with c1:
+    drift_dates = snap.drift["date"].tolist() if not snap.drift.empty else []
+    if snap.rolling.empty:
+        st.caption("No scored forecasts yet for the rolling error.")
+    else:
+        st.plotly_chart(charts.rolling_error(snap.rolling, threshold=limits.rmse_abs,
+                                             drift_dates=drift_dates,
+                                             title="Rolling error (one day ahead)"),
+                        key="mon_rolling")
+with c2:
+    if s.n:
+        st.plotly_chart(charts.coverage_gauge(s.coverage80, 0.80, label="80% interval coverage"),
+                        key="mon_cov80")
+        st.plotly_chart(charts.coverage_gauge(s.coverage95, 0.95, label="95% interval coverage"),
+                        key="mon_cov95")
+
+tab_steps, tab_alerts, tab_drift, tab_models, tab_ledger = st.tabs(
+    ["Per horizon", "Alerts", "Drift", "Model versions", "Ledger"])
+with tab_steps:
+    st.dataframe(snap.by_step.reset_index(), hide_index=True)
+with tab_alerts:
+    if snap.alerts.empty:
+        st.success("No alerts so far.")
+    else:
+        st.dataframe(snap.alerts, hide_index=True)
+    st.caption(
+        f"Rules: RMSE above {limits.rmse_abs:g} or above {limits.rmse_pct_of_price:g}% of the "
+        f"price; MASE above 1 for {limits.mase_above_one_days} days; coverage below "
+        f"{limits.coverage80_min:.0%} (80%) or {limits.coverage95_min:.0%} (95%); no new bar "
+        f"for {limits.stale_trading_days} trading days; a failed scheduled job. "
+        f"Cool-down {limits.cooldown_days} days."
+    )
+with tab_drift:
+    if snap.drift.empty:
+        st.success("No drift detected in the forecast errors.")
+    else:
+        st.dataframe(snap.drift, hide_index=True)
+    cal = monitor_queries.calibration(symbol, window)
+    if cal:
+        st.markdown("**Detector calibration** on this symbol's logged errors, with a 1.5σ shift "
+                    "injected halfway:")
+        st.dataframe(pd.DataFrame([
+            {"detector": c.detector.upper(), "settings": str(c.params),
+             "false alarms / 1,000 days": round(c.false_alarms_per_1000, 2),
+             "detection delay (days)": c.mean_delay, "missed": c.missed, "points": c.n_points}
+            for c in cal
+        ]), hide_index=True)
+    st.caption(f"Drift policy: **{ctx.settings.drift_policy}** (auto queues a retrain; manual "
+               "marks the champion stale and asks).")
+with tab_models:
+    if not snap.timeline.empty:
+        st.plotly_chart(charts.champion_timeline(snap.timeline,
+                                                 title="When each model served"),
+                        key="mon_timeline")
+    st.dataframe(model_queries.versions_table(symbol), hide_index=True)
+with tab_ledger:
+    st.dataframe(snap.ledger.sort_values(["target_date", "step"], ascending=False),
+                 hide_index=True, height=320)
+    st.download_button("Download ledger CSV", widgets.csv_bytes(snap.ledger),
+                       file_name=f"{symbol}_ledger.csv", mime="text/csv",
+                       icon=":material/download:", key="mon_download")

@@ -1,0 +1,111 @@
+"""Overview: one card per watched symbol, each linking to its pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from core import jobs
+from core.errors import CoreError
+from dashboard import keys, monitor_queries, nav, queries, widgets
+from dashboard.guard import run
+from dashboard.resources import app_context
+
+ctx = app_context()
+actor = widgets.actor()
+today = dt.date.today()
+
+st.title("Overview")
+st.caption("Every watched symbol at a glance: price, champion model, next forecast, recent "
+           "skill against the naive forecast, alerts and data freshness.")
+
+
+def demo_panel() -> None:
+    demo = jobs.active(ctx.db, kind="demo", symbol="MSFT")
+    if demo is not None:
+        st.progress(demo.progress, text=f"Loading the demo — {demo.message or ''}")
+        return
+    if st.session_state.pop("ov_demo_polling", False):
+        queries.clear()
+        st.rerun()
+
+
+stored = run(queries.stored_symbols)
+if not stored or st.session_state.get("ov_demo_polling"):
+    with st.container(border=True):
+        st.markdown("### Welcome to Stockcast")
+        st.markdown(
+            "Load the bundled demo: Microsoft's daily history 1986–2017 (real data, works "
+            "offline), an auto-ARIMA champion with its backtest against naive, and a year of "
+            "replayed daily monitoring so every page has something to show."
+        )
+        if actor.is_analyst:
+            if st.button("Load demo", key=keys.OV_LOAD_DEMO, type="primary",
+                         icon=":material/rocket_launch:"):
+                try:
+                    job = jobs.submit(ctx.db, kind="demo", symbol="MSFT", params={}, actor=actor)
+                except CoreError as exc:
+                    st.error(str(exc))
+                else:
+                    jobs.launch(job.id)
+                    st.session_state["ov_demo_polling"] = True
+                    st.rerun()
+        else:
+            st.caption(":material/lock: Loading data needs an analyst sign-in.")
+        polling = bool(st.session_state.get("ov_demo_polling"))
+        st.fragment(demo_panel, run_every="2s" if polling else None)()
+    if not stored:
+        st.stop()
+
+watch = [s for s in (ctx.settings.watchlist or stored) if s in stored] or stored
+cols = st.columns(min(3, len(watch)))
+for i, symbol in enumerate(watch):
+    with cols[i % len(cols)], st.container(border=True):
+        try:
+            card = monitor_queries.symbol_card(symbol, today)
+        except CoreError as exc:
+            st.markdown(f"#### {symbol}")
+            st.error(str(exc))
+            continue
+        st.markdown(f"#### {symbol}")
+        a, b = st.columns(2)
+        a.metric("Last close", f"{card.last_close:,.2f}",
+                 f"{card.change:+.2%}" if card.change is not None else None,
+                 help=f"Bar of {card.last_date:%Y-%m-%d}")
+        freshness = ("up to date" if card.stale_days <= 1 else
+                     f"{card.stale_days:,} trading days old")
+        b.metric("Data", f"{card.last_date:%Y-%m-%d}", freshness,
+                 delta_color="off" if card.stale_days <= 1 else "inverse",
+                 delta_arrow="off")
+        if card.champion_id is None:
+            st.caption("No champion model yet.")
+        else:
+            stale = " · :orange[stale: drift detected]" if card.champion_stale else ""
+            st.markdown(f"**Champion** #{card.champion_id} {card.champion_label}  \n"
+                        f"trained to {card.champion_trained_to:%Y-%m-%d}{stale}")
+            if card.next_mean is not None and card.next_date is not None:
+                st.markdown(
+                    f"**Next forecast** ({card.next_date:%a %d %b %Y}): "
+                    f"**{card.next_mean:,.2f}** (80%: {card.next_lo80:,.2f} – "
+                    f"{card.next_hi80:,.2f})"
+                )
+            elif card.forecast_error:
+                st.warning(card.forecast_error)
+        c, d = st.columns(2)
+        if card.mase_30 is None:
+            c.metric("30-day MASE", "–", help="No scored forecasts in the last 30 days.")
+        else:
+            c.metric("30-day MASE", f"{card.mase_30:.2f}",
+                     "worse than naive" if card.mase_30 > 1 else "better than naive",
+                     delta_color="inverse" if card.mase_30 > 1 else "normal", delta_arrow="off",
+                     help="Model MAE / naive MAE over the last 30 scored days; below 1 beats "
+                          "'tomorrow = today'.")
+        d.metric("Open alerts", card.open_alerts)
+        links = st.columns(3)
+        links[0].page_link(nav.EXPLORER, label="Data", icon=":material/candlestick_chart:",
+                           query_params={"symbol": symbol})
+        links[1].page_link(nav.FORECAST, label="Forecast", icon=":material/insights:",
+                           query_params={"symbol": symbol})
+        links[2].page_link(nav.MONITORING, label="Monitor",
+                           icon=":material/monitor_heart:", query_params={"symbol": symbol})
