@@ -26,8 +26,9 @@ pio.templates["stockcast"] = go.layout.Template(
         colorway=PALETTE,
         font={"family": "Inter, Helvetica, Arial, sans-serif", "size": 13},
         hovermode="x unified",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        title={"x": 0, "xanchor": "left", "y": 0.99, "yanchor": "top", "font": {"size": 16}},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0},
         xaxis={"showgrid": False},
         yaxis={"gridcolor": "rgba(139,148,158,0.25)", "zeroline": False},
     )
@@ -115,14 +116,16 @@ def forecast_fan(
 
 
 def fold_errors(per_fold: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
-    """Grouped bars of a metric per backtest fold: model vs naive."""
+    """Grouped bars of a metric per backtest fold: model vs naive (``naive_<metric>``)."""
     fig = go.Figure()
-    for column, color in ((f"{metric}_model", BLUE), (f"{metric}_naive", GREY)):
-        if column in per_fold:
-            fig.add_trace(go.Bar(x=per_fold["origin"].astype(str), y=per_fold[column],
-                                 name=column.split("_", 1)[1].capitalize(), marker_color=color))
+    origins = per_fold["origin"].astype(str)
+    fig.add_trace(go.Bar(x=origins, y=per_fold[metric], name="Model", marker_color=BLUE))
+    fig.add_trace(go.Bar(x=origins, y=per_fold[f"naive_{metric}"], name="Naive",
+                         marker_color=GREY))
     fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=340,
-                      xaxis_title="Forecast origin", yaxis_title=metric.upper())
+                      xaxis_title="Forecast origin (last training day)",
+                      yaxis_title=metric.upper())
+    fig.update_xaxes(type="category")
     return fig
 
 

@@ -46,9 +46,9 @@ elif fc.beats_naive is False:
         "Read the bands, not the line.", icon=":material/balance:")
 
 m = st.columns(4)
-m[0].metric("Model", f"#{fc.version_id}", fc.model, delta_color="off")
+m[0].metric("Model", f"#{fc.version_id}", fc.model, delta_color="off", delta_arrow="off")
 m[1].metric("Forecast from", f"{fc.data_date:%Y-%m-%d}",
-            f"trained to {fc.trained_until:%Y-%m-%d}", delta_color="off")
+            f"trained to {fc.trained_until:%Y-%m-%d}", delta_color="off", delta_arrow="off")
 last = float(fc.history.iloc[-1])
 end = fc.forecast.iloc[-1]
 m[2].metric(f"Mean in {days} days", f"{end['mean']:,.2f}", f"{end['mean'] / last - 1:+.2%}")
@@ -74,7 +74,11 @@ st.plotly_chart(
 if fc.exog_policy:
     st.caption(f"Exogenous inputs policy: **{fc.exog_policy}** (stored with every forecast).")
 
-st.dataframe(fc.forecast, hide_index=True)
+st.dataframe(fc.forecast, hide_index=True, column_config={
+    "date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
+    **{c: st.column_config.NumberColumn(c, format="%.2f")
+       for c in ("mean", "lo80", "hi80", "lo95", "hi95", "naive")},
+})
 st.download_button("Download forecast CSV", widgets.csv_bytes(fc.forecast),
                    file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.csv", mime="text/csv",
                    icon=":material/download:", key="fc_download")

@@ -107,7 +107,7 @@ s = snap.scores
 m = st.columns(6)
 m[0].metric("Scored forecasts", f"{s.n:,}")
 m[1].metric("RMSE", f"{s.rmse:.3g}" if s.n else "–",
-            f"threshold {limits.rmse_abs:g}", delta_color="off")
+            f"threshold {limits.rmse_abs:g}", delta_color="off", delta_arrow="off")
 m[2].metric("MASE vs naive", f"{s.mase:.2f}" if s.n else "–",
             "worse than naive" if s.n and s.mase > 1 else "better than naive" if s.n else None,
             delta_color="inverse" if s.n and s.mase > 1 else "normal")
@@ -116,6 +116,11 @@ m[4].metric("Direction hit rate", f"{s.hit_rate:.0%}" if s.n else "–")
 open_alerts = snap.alerts[snap.alerts["status"] == "open"] if not snap.alerts.empty else snap.alerts
 m[5].metric("Open alerts", f"{len(open_alerts)}")
 
+pending = int(snap.ledger["actual"].isna().sum())
+if snap.ledger["actual"].notna().sum() == 0:
+    st.info(f"{pending:,} logged forecasts are waiting for their actual prices; they are scored "
+            "when new bars are ingested.", icon=":material/hourglass_top:")
+    st.stop()
 st.plotly_chart(charts.predicted_vs_actual(snap.ledger, step=1,
                                            title="One-day-ahead forecasts vs actual"),
                 key="mon_pva")
