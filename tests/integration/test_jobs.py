@@ -100,3 +100,28 @@ def test_job_left_running_by_a_dead_process_is_failed_on_start_up(db: Database) 
     assert failed.status == "failed" and "interrupted" in (failed.error or "")
     assert jobs.get(db, alive.id).status == "running"
     jobs.submit(db, kind="retrain", symbol="MSFT", params={}, actor=ANA)  # lock released
+
+
+def test_two_concurrent_retrain_requests_exactly_one_wins(db: Database) -> None:
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def request(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            job = jobs.submit(db, kind="retrain", symbol="MSFT", params={}, actor=actor)
+        except JobConflict as exc:
+            outcomes.append(f"refused: {exc}")
+        else:
+            outcomes.append(f"queued {job.id}")
+
+    threads = [threading.Thread(target=request, args=(a,)) for a in (ANA, BO)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.split(" ")[0] for o in outcomes) == ["queued", "refused:"]
+    refused = next(o for o in outcomes if o.startswith("refused"))
+    assert "already queued or running" in refused
