@@ -22,7 +22,7 @@ def _order(raw: str) -> list[int]:
 
 
 def _progress(fraction: float, message: str) -> None:
-    print(f"\r[{fraction:5.0%}] {message:<60}", end="", file=sys.stderr, flush=True)
+    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,10 +36,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if args.model == "arimax":
         if not args.exog:
             raise ValidationFailed("--model arimax needs --exog, e.g. --exog volume,open")
-        options["exog_columns"] = [c.strip().lower() for c in args.exog.split(",") if c.strip()]
+        options["exog"] = [c.strip().lower() for c in args.exog.split(",") if c.strip()]
         options["exog_policy"] = args.exog_policy
+        options["horizon"] = args.horizon
     if args.model == "ensemble":
-        options["members"] = [m.strip() for m in args.members.split(",") if m.strip()]
+        options["members"] = [
+            {"kind": m.strip()} for m in args.members.split(",") if m.strip()
+        ]
     if args.model != "ensemble":
         options["log"] = not args.no_log
     return options
@@ -56,7 +59,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         end=args.end, folds=args.folds, horizon=args.horizon,
     )
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
-    print(file=sys.stderr)
     version = save_model(ctx.db, ctx.settings, fitted, SYSTEM)
     summary = fitted.summary
     print(f"saved model {version.id} ({summary.get('label')}) for {version.symbol} as "
@@ -77,7 +79,6 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     request = FitRequest(symbol=args.symbol, kind=args.model, options=_options(args),
                          start=args.start, end=args.end, folds=args.folds, horizon=args.horizon)
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
-    print(file=sys.stderr)
     report = fitted.backtest
     assert report is not None
     if args.json:

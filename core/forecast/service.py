@@ -97,7 +97,8 @@ def fingerprint(y: pd.Series) -> str:
 
 
 def exog_columns(options: dict[str, Any]) -> list[str]:
-    return [str(c) for c in options.get("exog_columns") or ()]
+    """The exogenous columns an ARIMAX request needs (its ``exog`` option)."""
+    return [str(c) for c in options.get("exog") or ()]
 
 
 def training_data(
