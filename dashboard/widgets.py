@@ -55,3 +55,26 @@ def date_range(
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
+
+
+def png_export(fig: object, *, file_name: str, key: str) -> None:
+    """Render a plotly figure to PNG on request (kaleido drives a headless Chromium), then
+    offer it for download. Rendering takes a few seconds, so it never runs on a plain rerun."""
+    import plotly.graph_objects as go
+
+    assert isinstance(fig, go.Figure)
+    stored = st.session_state.get(key)
+    # Only offer the PNG of this very chart (same file name: same symbol, range and horizon).
+    cached = stored[1] if isinstance(stored, tuple) and stored[0] == file_name else None
+    if st.button("Render chart as PNG", key=f"{key}_render", icon=":material/image:"):
+        with st.spinner("Rendering PNG…"):
+            try:
+                cached = fig.to_image(format="png", width=1400, height=720)
+            except Exception as exc:  # kaleido needs a Chromium; say what is missing
+                st.error(f"PNG export is unavailable here: {exc}. Install Chromium "
+                         "(Debian package `chromium`) for chart export; CSV export still works.")
+                cached = None
+        st.session_state[key] = (file_name, cached)
+    if cached:
+        st.download_button("Download PNG", cached, file_name=file_name, mime="image/png",
+                           key=f"{key}_download", icon=":material/download:")

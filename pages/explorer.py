@@ -120,10 +120,8 @@ m[3].metric("Filled days", f"{bars.n_imputed:,}", help="Missing trading days, fo
 m[4].metric("Flagged moves", f"{bars.n_outliers:,}",
             help="Robust z-score of log returns (median/MAD) above threshold; kept, not deleted.")
 
-st.plotly_chart(
-    charts.candlestick(frame, title=f"{symbol} · {ADJUST_LABELS[adjust]}"),
-    key="ex_chart", config={"displaylogo": False},
-)
+candles = charts.candlestick(frame, title=f"{symbol} · {ADJUST_LABELS[adjust]}")
+st.plotly_chart(candles, key="ex_chart", config={"displaylogo": False})
 
 report = run(lambda: queries.validation_report(symbol))
 label = (f"Validation report — {len(report.errors)} errors, {len(report.warnings)} warnings "
@@ -146,6 +144,7 @@ with st.expander("Data table", icon=":material/table:"):
     st.dataframe(shown, hide_index=True, height=320)
     st.download_button("Download CSV", widgets.csv_bytes(shown), file_name=f"{symbol}_{adjust}.csv",
                        mime="text/csv", icon=":material/download:", key="ex_download")
+    widgets.png_export(candles, file_name=f"{symbol}_{adjust}.png", key="ex_png")
 
 with st.expander("Import data", icon=":material/add_circle:", expanded=False):
     import_panel()

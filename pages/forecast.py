@@ -66,11 +66,9 @@ for vid in overlay_ids:
     overlays[f"#{vid} {other.model}"] = other.forecast
 
 history = fc.history.iloc[-250:]
-st.plotly_chart(
-    charts.forecast_fan(history, fc.forecast, overlays=overlays,
-                        title=f"{symbol} · {fc.model} · {days}-day forecast"),
-    key="fc_chart", config={"displaylogo": False},
-)
+fan = charts.forecast_fan(history, fc.forecast, overlays=overlays,
+                          title=f"{symbol} · {fc.model} · {days}-day forecast")
+st.plotly_chart(fan, key="fc_chart", config={"displaylogo": False})
 if fc.exog_policy:
     st.caption(f"Exogenous inputs policy: **{fc.exog_policy}** (stored with every forecast).")
 
@@ -82,5 +80,6 @@ st.dataframe(fc.forecast, hide_index=True, column_config={
 st.download_button("Download forecast CSV", widgets.csv_bytes(fc.forecast),
                    file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.csv", mime="text/csv",
                    icon=":material/download:", key="fc_download")
+widgets.png_export(fan, file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.png", key="fc_png")
 st.caption("Every forecast shown here is logged in the prediction ledger with the naive "
            "forecast beside it, and scored on the Monitoring page when the actual prices arrive.")

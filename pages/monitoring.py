@@ -121,9 +121,8 @@ if snap.ledger["actual"].notna().sum() == 0:
     st.info(f"{pending:,} logged forecasts are waiting for their actual prices; they are scored "
             "when new bars are ingested.", icon=":material/hourglass_top:")
     st.stop()
-st.plotly_chart(charts.predicted_vs_actual(snap.ledger, step=1,
-                                           title="One-day-ahead forecasts vs actual"),
-                key="mon_pva")
+pva = charts.predicted_vs_actual(snap.ledger, step=1, title="One-day-ahead forecasts vs actual")
+st.plotly_chart(pva, key="mon_pva")
 
 c1, c2 = st.columns([2, 1])
 with c1:
@@ -187,3 +186,4 @@ with tab_ledger:
     st.download_button("Download ledger CSV", widgets.csv_bytes(snap.ledger),
                        file_name=f"{symbol}_ledger.csv", mime="text/csv",
                        icon=":material/download:", key="mon_download")
+    widgets.png_export(pva, file_name=f"{symbol}_predicted_vs_actual.png", key="mon_png")
