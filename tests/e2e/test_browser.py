@@ -78,6 +78,16 @@ def test_fit_save_then_forecast(page, server: Server) -> None:  # type: ignore[n
     _shot(page, "forecast")
 
 
+def test_overview_card_links_to_the_symbol(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    _open(page, server, "")
+    page.get_by_text("Next forecast").wait_for()
+    _shot(page, "overview")
+    page.get_by_role("link", name="Forecast").last.click()
+    wait_idle(page)
+    page.get_by_text("Forecast · MSFT").first.wait_for()
+    assert_no_exception(page)
+
+
 def test_retrain_runs_in_the_background(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     _open(page, server, "monitoring?symbol=MSFT")
     page.get_by_role("button", name="Retrain").click()
