@@ -14,10 +14,6 @@ from core.forecast import statespace as ss
 from core.forecast.sarimax import SarimaxForecaster
 
 ENGINES = ("statsforecast", "pmdarima")
-# The engine's estimates already maximise the same exact Gaussian likelihood; measured on
-# MSFT, L-BFGS from them spent ~140 likelihood evaluations (~1 s) without changing the
-# log-likelihood. The statsmodels refit from an engine start is therefore a bounded polish.
-POLISH_EVALS = 40
 CRITERIA = ("aic", "aicc", "bic")
 
 
@@ -74,9 +70,8 @@ class AutoARIMA(SarimaxForecaster):
 
     ``engine="statsforecast"`` (default; Hyndman-Khandakar stepwise search in C++) or
     ``"pmdarima"``. Both end in the same statsmodels SARIMAX likelihood, so their AIC is
-    comparable; the engine's estimates are the optimiser's starting point (a polish of at
-    most ``POLISH_EVALS`` likelihood evaluations; statsmodels' own cold fit is the
-    fallback). Every fit is
+    comparable; the engine's estimates are the optimiser's starting point (statsmodels'
+    own cold start is the fallback). Every fit is
     sanity-checked (finite params, AR/MA not all zero, residual variance plausible); a
     failing engine estimate falls back to statsmodels' own start (``fallback_reason_``),
     and a failing final fit raises ``FitFailed``.
@@ -124,8 +119,7 @@ class AutoARIMA(SarimaxForecaster):
             self.fallback_reason_ = f"{self.engine} estimates rejected ({bad_start})"
         else:
             try:
-                res = self._fit_order(start, self.engine, require_convergence=False,
-                                      maxfun=POLISH_EVALS)
+                res = self._fit_order(start, self.engine, require_convergence=False)
             except FitFailed as exc:
                 self.fallback_reason_ = f"refit from {self.engine} estimates failed ({exc})"
         if res is None:

@@ -160,15 +160,14 @@ class SarimaxForecaster(Forecaster):
         self._refilter()
 
     def _fit_order(self, start: np.ndarray | None, what: str,
-                   require_convergence: bool = True, maxiter: int = 50,
-                   maxfun: int | None = None) -> Any:
+                   require_convergence: bool = True, maxiter: int = 50) -> Any:
         """MLE at ``self.order_``; raise FitFailed naming the order on failure. With
         ``require_convergence=False`` an unconverged but sane optimum is accepted (an
         engine's estimates are already a maximum; the polish may just stop early)."""
         endog, exog = self._design()
         with ss.single_threaded():
             res, converged = ss.fit_mle(endog, self.order_, exog, start, maxiter=maxiter,
-                                        maxfun=maxfun, seasonal_order=self.seasonal_order_)
+                                        seasonal_order=self.seasonal_order_)
         self.converged_ = converged
         problem = self._check_fit(res)
         if not problem and require_convergence and not converged:

@@ -114,25 +114,25 @@ def filter_params(z: np.ndarray, order: Order, exog: np.ndarray | None, params: 
 
 
 def fit_mle(z: np.ndarray, order: Order, exog: np.ndarray | None,
-            start: np.ndarray | None = None, maxiter: int = 50, maxfun: int | None = None,
+            start: np.ndarray | None = None, maxiter: int = 50,
             seasonal_order: SeasonalOrder = NO_SEASON) -> Any:
-    """Maximum likelihood with sigma2 concentrated out, then one filter in the full
+    """Maximum likelihood (L-BFGS, sigma2 concentrated out), then one filter in the full
     parameterisation (so params end with sigma2 and AIC counts it). Returns the filtered
-    results and whether the optimiser converged."""
+    results and whether the optimiser converged. The optimiser's own results are built
+    with ``low_memory`` and no covariance: only their params and scale are used."""
     model = build_model(z, order, exog, concentrate_scale=True, seasonal_order=seasonal_order)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             if model.k_params == 0:  # e.g. ARIMA(0,1,0): only sigma2, which is concentrated
-                res = model.filter(np.empty(0))
+                res, converged = model.filter(np.empty(0)), True
             else:
-                kw = {} if maxfun is None else {"maxfun": maxfun}
-                res = model.fit(start_params=start, disp=False, maxiter=maxiter, **kw)
+                res = model.fit(start_params=start, maxiter=maxiter, disp=False,
+                                low_memory=True, cov_type="none")
+                converged = bool(res.mle_retvals.get("converged", False))
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise FitFailed(f"ARIMA{order} failed to fit: {exc}") from exc
     params = np.r_[np.asarray(res.params, dtype=np.float64), float(res.scale)]
-    retvals = getattr(res, "mle_retvals", None) or {}
-    converged = bool(retvals.get("converged", True))
     return filter_params(z, order, exog, params, seasonal_order), converged
 
 
