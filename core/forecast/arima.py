@@ -78,13 +78,17 @@ class AutoARIMA(SarimaxForecaster):
 
     ``approximation=None`` follows R's ``auto.arima``: conditional sum of squares during
     the search when there are more than 150 observations (exact likelihood at the end).
+
+    ``max_d=1`` by default: daily (log) prices are integrated of order one; a second
+    difference, which unit-root tests sometimes pick on a long trending window, extrapolates
+    the recent trend and makes the bands explode. Raise it deliberately if you need it.
     """
 
     kind = "auto_arima"
 
     def __init__(self, engine: str = "statsforecast", log: bool = True, seasonal: bool = False,
                  season_length: int = 5, information_criterion: str = "aic", max_p: int = 5,
-                 max_q: int = 5, max_d: int = 2, approximation: bool | None = None,
+                 max_q: int = 5, max_d: int = 1, approximation: bool | None = None,
                  exchange: str = "XNYS") -> None:
         super().__init__(log=log, exchange=exchange)
         checks.check_choice("engine", engine, ENGINES)
