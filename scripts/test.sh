@@ -9,6 +9,7 @@ PY=$VENV/bin/python
 need_pkgs=()
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -21,7 +22,26 @@ fi
 # A throwaway PostgreSQL server on a free port, removed on exit.
 source scripts/pg-throwaway.sh
 pg_throwaway_start
-trap pg_throwaway_stop EXIT
+
+# A throwaway Redis on a free port (API cache and rate-limit tests), removed on exit.
+REDIS_PID=""
+redis_throwaway_start() {
+  command -v redis-server >/dev/null 2>&1 || { echo "redis-server not found; Redis tests will be skipped" >&2; return 0; }
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --logfile '' >/dev/null &
+  REDIS_PID=$!
+  for _ in $(seq 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+  echo "Redis on port $port"
+}
+redis_throwaway_stop() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true; }
+redis_throwaway_start
+trap 'pg_throwaway_stop; redis_throwaway_stop' EXIT
 
 echo "== ruff"; $VENV/bin/ruff check core dashboard pages tests bench
 echo "== mypy"; $VENV/bin/mypy

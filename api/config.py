@@ -1,0 +1,44 @@
+"""API settings from environment variables (the core ``Settings`` cover the rest)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.cache import DEFAULT_TTL_SECONDS
+from core.errors import ValidationFailed
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name) or ""
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValidationFailed(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """``REDIS_URL`` (shared cache and rate limits), cache TTL, key-lookup cache, log batching."""
+
+    redis_url: str | None = None
+    prediction_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    # A revoked key keeps working for at most this long on a worker that saw it recently:
+    # the price of not querying api_keys on every request.
+    key_cache_seconds: int = 5
+    log_flush_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
+        env = os.environ if env is None else env
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            prediction_ttl_seconds=_int(env, "PREDICTION_TTL_SECONDS", DEFAULT_TTL_SECONDS, 1),
+            key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 5, 0),
+        )

@@ -1,0 +1,117 @@
+"""The endpoints. Each one calls a ``core`` use case; none re-implements one."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from api import predictions
+from api.errors import UnknownSymbol
+from api.runtime import Runtime
+from api.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    ModelOut,
+    ModelsResponse,
+    PredictRequest,
+    PredictResponse,
+    SymbolOut,
+    SymbolsResponse,
+)
+from api.security import get_runtime, require_key
+from core.apikeys import KeyInfo
+from core.errors import CoreError
+from core.forecast import service
+from core.market.store import list_symbols
+from core.symbols import check_symbol
+
+router = APIRouter()
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+KeyDep = Annotated[KeyInfo, Depends(require_key)]
+
+_AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
+    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
+    503: {"model": ErrorResponse, "description": "Database unavailable"},
+}
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={
+        **_AUTH_ERRORS,
+        404: {"model": ErrorResponse, "description": "Unknown symbol or no champion model"},
+    },
+    summary="Forecast a symbol with its champion model",
+)
+async def predict(body: PredictRequest, rt: RuntimeDep, _key: KeyDep) -> Response:
+    """Dates, mean and 80%/95% bounds ``days`` trading days ahead, the model version and
+    whether it beat the naive forecast in its backtest. Cached for 24 h per champion
+    version and data date (``X-Cache: hit|miss``)."""
+    key, hit = await run_in_threadpool(predictions.cached, rt, body.symbol, body.days)
+    if hit is not None:
+        return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
+    payload = await run_in_threadpool(predictions.compute, rt, body.symbol, body.days, key)
+    return Response(payload, media_type="application/json", headers={"X-Cache": "miss"})
+
+
+@router.get("/symbols", response_model=SymbolsResponse, responses=_AUTH_ERRORS,
+            summary="Symbols with stored data")
+def symbols(rt: RuntimeDep, _key: KeyDep) -> SymbolsResponse:
+    return SymbolsResponse(symbols=[
+        SymbolOut(symbol=s.symbol, first_date=s.first_date, last_date=s.last_date, rows=s.rows)
+        for s in list_symbols(rt.db)
+    ])
+
+
+@router.get(
+    "/models/{symbol}",
+    response_model=ModelsResponse,
+    responses={**_AUTH_ERRORS, 404: {"model": ErrorResponse, "description": "Unknown symbol"},
+               422: {"model": ErrorResponse, "description": "Not a valid symbol"}},
+    summary="Saved model versions of a symbol, newest first",
+)
+def models(
+    symbol: Annotated[str, Path(min_length=1, max_length=16)], rt: RuntimeDep, _key: KeyDep
+) -> ModelsResponse:
+    symbol = check_symbol(symbol)
+    rows = service.versions(rt.db, symbol)
+    if not rows and symbol not in {s.symbol for s in list_symbols(rt.db)}:
+        raise UnknownSymbol(f"unknown symbol {symbol}: no data or models are stored for it")
+    champion = next((v.id for v in rows if v.role == "champion"), None)
+    return ModelsResponse(symbol=symbol, champion_id=champion, versions=[
+        ModelOut(
+            id=v.id, kind=v.kind, label=(v.spec or {}).get("label"), role=v.role,
+            train_start=v.train_start, train_end=v.train_end, n_obs=v.n_obs, aic=v.aic,
+            bic=v.bic, beats_naive=service._beats_naive(v), created_by=v.created_by,
+            created_at=v.created_at,
+        )
+        for v in rows
+    ])
+
+
+@router.get("/health", response_model=HealthResponse,
+            responses={503: {"model": HealthResponse, "description": "Not healthy"}},
+            summary="Database reachable and model store readable (no key needed)")
+def health(rt: RuntimeDep) -> Response:
+    database = "ok"
+    try:
+        with rt.db.read() as session:
+            session.execute(text("SELECT 1"))
+    except CoreError as exc:
+        database = str(exc)
+    store = rt.settings.model_dir
+    model_store = (
+        "ok" if store.is_dir() and os.access(store, os.R_OK | os.X_OK)
+        else f"model directory {store} is missing or not readable"
+    )
+    healthy = database == "ok" and model_store == "ok"
+    body = HealthResponse(status="ok" if healthy else "unhealthy", database=database,
+                          model_store=model_store)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

@@ -1,0 +1,77 @@
+"""Everything a request needs, built once per process on first use.
+
+Built lazily (not at import) so importing ``api.app`` never touches a database, and so the
+Lambda handler, which runs without ASGI lifespan events, gets the same set-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from api.config import ApiConfig
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.requestlog import RequestLog
+from core.cache import MemoryCache, PredictionCache, RedisCache
+from core.context import open_context
+from core.db.engine import Database
+from core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: ApiConfig
+    db: Database
+    cache: PredictionCache
+    limiter: RateLimiter
+    request_log: RequestLog
+    key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.request_log.close()
+        self.db.dispose()
+
+
+class RuntimeHolder:
+    """Creates the ``Runtime`` on first use (thread-safe); a failed start is retried later."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        config: ApiConfig | None,
+        cache: PredictionCache | None,
+        limiter: RateLimiter | None,
+    ) -> None:
+        self._settings = settings
+        self._config = config
+        self._cache = cache
+        self._limiter = limiter
+        self._lock = threading.Lock()
+        self.runtime: Runtime | None = None
+
+    def get(self) -> Runtime:
+        if self.runtime is not None:
+            return self.runtime
+        with self._lock:
+            if self.runtime is None:
+                config = self._config or ApiConfig.from_env()
+                ctx = open_context(self._settings)  # migrates, like the dashboard does
+                if config.redis_url:
+                    cache = self._cache or RedisCache.from_url(config.redis_url)
+                    limiter = self._limiter or RedisRateLimiter.from_url(config.redis_url)
+                else:
+                    cache = self._cache or MemoryCache()
+                    limiter = self._limiter or MemoryRateLimiter()
+                self.runtime = Runtime(
+                    settings=ctx.settings, config=config, db=ctx.db, cache=cache,
+                    limiter=limiter,
+                    request_log=RequestLog(ctx.db, flush_seconds=config.log_flush_seconds),
+                )
+            return self.runtime
+
+    def close(self) -> None:
+        with self._lock:
+            if self.runtime is not None:
+                self.runtime.close()
+                self.runtime = None

@@ -1,0 +1,189 @@
+"""Each endpoint's happy path and its errors: 401, 404, 422, 503 — never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from core import apikeys
+from core.auth import SYSTEM
+from core.db.models import ApiRequest
+from core.forecast import service
+from core.settings import Settings
+from tests.api.conftest import NO_CHAMPION, World
+
+
+def test_health_is_open_and_ok(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "model_store": "ok"}
+
+
+def test_health_reports_an_unreadable_model_store(
+    world: World, client_for: Callable[..., Any], tmp_path: Any
+) -> None:
+    settings = Settings.from_env({"DATABASE_URL": world.db.url,
+                                  "MODEL_DIR": str(tmp_path / "missing")})
+    with client_for(settings=settings) as client:
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["database"] == "ok"
+    assert "missing" in response.json()["model_store"]
+
+
+def test_predict_returns_the_champions_forecast(world: World, client: TestClient, key: str) -> None:
+    response = client.post("/predict", json={"symbol": "msft", "days": 7},
+                           headers={"X-API-Key": key})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    champion = service.champion(world.db, "MSFT")
+    assert champion is not None
+    assert body["symbol"] == "MSFT"
+    assert body["model_version"] == champion.id
+    assert body["model_kind"] == "drift"
+    assert body["beats_naive"] == service._beats_naive(champion)
+    assert len(body["dates"]) == len(body["mean"]) == 7
+    for lo95, lo80, mean, hi80, hi95 in zip(
+        body["lo95"], body["lo80"], body["mean"], body["hi80"], body["hi95"], strict=True
+    ):
+        assert lo95 <= lo80 <= mean <= hi80 <= hi95
+    assert body["dates"] == sorted(body["dates"])
+    assert body["dates"][0] > body["data_date"]
+
+
+def test_bearer_token_is_accepted(client: TestClient, key: str) -> None:
+    response = client.get("/symbols", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert {"symbol": "MSFT"}.items() <= response.json()["symbols"][0].items()
+
+
+def test_symbols_lists_stored_symbols(client: TestClient, key: str) -> None:
+    response = client.get("/symbols", headers={"X-API-Key": key})
+    assert response.status_code == 200
+    rows = {s["symbol"]: s for s in response.json()["symbols"]}
+    assert set(rows) == {"MSFT", NO_CHAMPION}
+    assert rows["MSFT"]["rows"] == 7983
+
+
+def test_models_lists_versions_with_the_champion(
+    world: World, client: TestClient, key: str
+) -> None:
+    response = client.get("/models/msft", headers={"X-API-Key": key})
+    assert response.status_code == 200
+    body = response.json()
+    champion = service.champion(world.db, "MSFT")
+    assert champion is not None
+    assert body["champion_id"] == champion.id
+    assert [v["id"] for v in body["versions"]] == [v.id for v in service.versions(world.db, "MSFT")]
+    assert {v["role"] for v in body["versions"]} >= {"champion"}
+
+
+def test_models_of_a_symbol_without_models_is_empty(client: TestClient, key: str) -> None:
+    response = client.get(f"/models/{NO_CHAMPION}", headers={"X-API-Key": key})
+    assert response.status_code == 200
+    assert response.json() == {"symbol": NO_CHAMPION, "champion_id": None, "versions": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "words"),
+    [
+        pytest.param("post", "/predict", {"symbol": "ZZZZ", "days": 5}, 404, "unknown symbol",
+                     id="predict-unknown-symbol"),
+        pytest.param("post", "/predict", {"symbol": NO_CHAMPION, "days": 5}, 404,
+                     "no champion model", id="predict-no-champion"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": 0}, 422, "", id="days-0"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": 366}, 422, "", id="days-366"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": "x"}, 422, "", id="days-text"),
+        pytest.param("post", "/predict", {"symbol": "no way!", "days": 5}, 422,
+                     "not a valid symbol", id="bad-symbol"),
+        pytest.param("post", "/predict", {"days": 5}, 422, "", id="no-symbol"),
+        pytest.param("get", "/models/ZZZZ", None, 404, "unknown symbol", id="models-unknown"),
+        pytest.param("get", "/models/a..b", None, 422, "not a valid symbol", id="models-bad"),
+    ],
+)
+def test_errors(
+    client: TestClient, key: str, method: str, path: str, body: Any, status: int, words: str
+) -> None:
+    response = client.request(method, path, json=body, headers={"X-API-Key": key})
+    assert response.status_code == status, response.text
+    assert words in str(response.json()["detail"])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"X-API-Key": "sk_not-a-real-key"}, id="wrong"),
+        pytest.param({"X-API-Key": "garbage"}, id="malformed"),
+        pytest.param({"Authorization": "Bearer sk_wrong"}, id="wrong-bearer"),
+        pytest.param({"Authorization": "Basic dXNlcjpwYXNz"}, id="basic"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/symbols", "/models/MSFT", "/predict"])
+def test_missing_or_wrong_key_is_401(client: TestClient, headers: dict[str, str], path: str
+                                     ) -> None:
+    if path == "/predict":
+        response = client.post(path, json={"symbol": "MSFT", "days": 3}, headers=headers)
+    else:
+        response = client.get(path, headers=headers)
+    assert response.status_code == 401
+    assert "API key" in response.json()["detail"]
+
+
+def test_a_revoked_key_is_401(world: World, client: TestClient) -> None:
+    info, key = apikeys.create_key(world.db, "to-revoke", SYSTEM)
+    apikeys.revoke_key(world.db, info.prefix, SYSTEM)
+    assert client.get("/symbols", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_database_down_is_503(client_for: Callable[..., Any], tmp_path: Any) -> None:
+    settings = Settings.from_env({
+        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none",
+        "MODEL_DIR": str(tmp_path),
+    })
+    with client_for(settings=settings) as client:
+        health = client.get("/health")
+        predict = client.post("/predict", json={"symbol": "MSFT", "days": 3},
+                              headers={"X-API-Key": "sk_whatever"})
+    assert health.status_code == 503
+    assert predict.status_code == 503
+    assert "cannot use the database" in predict.json()["detail"]
+    assert predict.headers["Retry-After"]
+
+
+def test_every_request_is_logged_with_its_key_prefix(
+    world: World, client_for: Callable[..., Any], key: str
+) -> None:
+    with client_for() as client:
+        client.get("/health")
+        client.get("/symbols", headers={"X-API-Key": key})
+        client.get("/symbols", headers={"X-API-Key": "sk_wrong"})
+    # leaving the client runs the shutdown, which writes the queued rows
+    prefix = apikeys.prefix_of(key)
+    with world.db.read() as session:
+        rows = session.scalars(
+            select(ApiRequest).where(
+                (ApiRequest.key_prefix == prefix) | (ApiRequest.key_prefix.is_(None))
+            ).order_by(ApiRequest.id.desc()).limit(3)
+        ).all()
+    assert [(r.method, r.path, r.status, r.key_prefix) for r in reversed(rows)] == [
+        ("GET", "/health", 200, None),
+        ("GET", "/symbols", 200, prefix),
+        ("GET", "/symbols", 401, None),
+    ]
+    assert all(r.latency_ms >= 0 for r in rows)
+
+
+def test_openapi_documents_the_endpoints(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/predict", "/symbols", "/models/{symbol}", "/health"} <= set(schema["paths"])
+    predict = schema["paths"]["/predict"]["post"]
+    assert predict["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PredictResponse"
+    }
+    assert {"ApiKey", "Bearer"} <= set(schema["components"]["securitySchemes"])
+    assert client.get("/docs").status_code == 200
