@@ -7,4 +7,7 @@ Modules (each small, each usable alone):
 - ``alerts``   alert rules, threshold checks, and episode bookkeeping in ``alerts``.
 - ``channels`` deliver alerts to the log, a Slack-style webhook and SMTP, with retries.
 - ``drift``    ADWIN/KSWIN over forecast errors, drift events and their calibration.
+- ``daily``    one day of monitoring for one symbol (reconcile, drift, alerts, deliveries).
+- ``replay``   the daily pipeline replayed over stored history (demo, resumable).
+- ``calibration`` the detectors' false-alarm rate and delay on a symbol's own errors.
 """

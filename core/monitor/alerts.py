@@ -20,6 +20,7 @@ from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db.base import utcnow
@@ -184,7 +185,7 @@ def rule_failed_job(run: JobRun) -> AlertCandidate | None:
 
 
 def job_rule(kind: str) -> str:
-    return f"{JOB_FAILED}:{kind}"[:32]
+    return f"{JOB_FAILED}:{kind}"[:64]  # alerts.rule is String(64)
 
 
 # --- evaluation and episodes -----------------------------------------------------------------
@@ -273,13 +274,16 @@ def evaluate_alerts(
     )  # fmt: skip
     outcome = AlertOutcome()
     cooldown = dt.timedelta(days=thresholds.cooldown_days)
+    newest = (
+        select(func.max(Alert.id))
+        .where(Alert.symbol == symbol, Alert.rule.in_(list(found)))
+        .group_by(Alert.rule)
+    )
+    latest_by_rule = {
+        a.rule: a for a in session.scalars(select(Alert).where(Alert.id.in_(newest)))
+    }
     for rule, candidate in found.items():
-        latest = session.scalars(
-            select(Alert)
-            .where(Alert.symbol == symbol, Alert.rule == rule)
-            .order_by(Alert.id.desc())
-            .limit(1)
-        ).first()
+        latest = latest_by_rule.get(rule)
         is_open = latest is not None and latest.status == "open"
         if candidate is None:
             if is_open and latest is not None:
@@ -301,8 +305,17 @@ def evaluate_alerts(
             value=candidate.value, threshold=candidate.threshold, as_of=as_of, status="open",
             opened_at=now,
         )  # fmt: skip
-        session.add(alert)
-        session.flush()
+        # The partial unique index (symbol, rule) WHERE status='open' settles a race with a
+        # concurrent evaluation: the loser's insert fails inside its savepoint and the
+        # episode counts as already open, without touching the rest of the transaction.
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+        except IntegrityError:
+            outcome.suppressed.append(rule)
+            logger.info("alert %s %s opened concurrently: %s", symbol, rule, candidate.message)
+            continue
         queue_deliveries(session, alert, settings)
         outcome.opened.append(alert)
         logger.warning("alert #%s %s %s: %s", alert.id, symbol, rule, candidate.message)

@@ -15,6 +15,7 @@ import json
 import logging
 import smtplib
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlencode
@@ -140,16 +141,18 @@ def deliver_pending(
     timeout: float = 5.0,
     link_base: str | None = None,
     now: dt.datetime | None = None,
+    alert_ids: Sequence[int] | None = None,
 ) -> DeliveryReport:
     """Try every pending delivery and every failed one with attempts left; never raises.
 
     Each attempt is recorded on its row before the next is tried, in the caller's
     transaction. A network error, an HTTP error status or an SMTP refusal becomes
-    ``status="failed"`` with the reason in ``last_error``.
+    ``status="failed"`` with the reason in ``last_error``. ``alert_ids`` limits the work
+    to those alerts (a replay delivers only what it opened, never other pending rows).
     """
     if max_attempts < 1:
         raise ValidationFailed(f"max_attempts must be at least 1, got {max_attempts}")
-    rows = session.execute(
+    stmt = (
         select(AlertDelivery, Alert)
         .join(Alert, Alert.id == AlertDelivery.alert_id)
         .where(
@@ -157,7 +160,10 @@ def deliver_pending(
             AlertDelivery.attempts < max_attempts,
         )
         .order_by(AlertDelivery.id)
-    ).all()
+    )
+    if alert_ids is not None:
+        stmt = stmt.where(AlertDelivery.alert_id.in_(list(alert_ids)))
+    rows = session.execute(stmt).all()
     delivered = failed = gave_up = 0
     for row, alert in rows:
         row.attempts += 1

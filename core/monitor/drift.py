@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 from river import drift
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db.models import DriftEvent, ModelVersion
+from core.db.base import utcnow
+from core.db.models import DriftEvent, ModelVersion, Prediction
 from core.errors import ValidationFailed
-from core.monitor.ledger import ledger_frame
 
 Detector = Literal["adwin", "kswin"]
 ADWIN_DEFAULTS: dict[str, Any] = {"delta": 0.002, "clock": 1}
@@ -133,41 +134,57 @@ def record_drift(
     *,
     detector: str = "adwin",
     details: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> DriftDecision:
     """Store new drift events (one per symbol, detector and date) and apply the policy.
 
     On any NEW event the model version is marked stale. Policy ``"auto"`` returns
     ``retrain="queue"`` (the caller queues a retrain job), ``"manual"`` returns ``"ask"``
     (the dashboard asks an analyst). Re-recording known dates changes nothing and returns
-    ``"none"``, so a daily job does not queue the same retrain every day. No commit.
+    ``"none"``, so a daily job does not queue the same retrain every day. The database's
+    unique (symbol, detector, date) decides what is new (``ON CONFLICT DO NOTHING``), so
+    two concurrent checks cannot both record, and both act on, the same event. ``now``
+    stamps ``created_at`` (default: the wall clock; a replay passes its own). No commit.
     """
     if policy not in ("auto", "manual"):
         raise ValidationFailed(f"DRIFT_POLICY must be 'manual' or 'auto', got {policy!r}")
+    if any(p.date is None for p in points):
+        raise ValidationFailed("drift points need dates to be recorded; pass dates")
+    action = "retrain_queued" if policy == "auto" else "marked_stale"
+    created_at = now or utcnow()
+    rows: dict[dt.date, dict[str, Any]] = {}
+    for p in points:
+        assert p.date is not None
+        rows.setdefault(p.date, {
+            "symbol": symbol, "model_version_id": model_version_id, "detector": detector,
+            "date": p.date, "statistic": p.statistic, "action": action,
+            "details": {"index": p.index, **(details or {})}, "created_at": created_at,
+        })  # fmt: skip
+    if not rows:
+        return DriftDecision(0, False, "none")
     known = set(
         session.scalars(
             select(DriftEvent.date).where(
-                DriftEvent.symbol == symbol, DriftEvent.detector == detector
+                DriftEvent.symbol == symbol,
+                DriftEvent.detector == detector,
+                DriftEvent.date.in_(list(rows)),
             )
         )
     )
-    action = "retrain_queued" if policy == "auto" else "marked_stale"
-    new = []
-    for p in points:
-        if p.date is None:
-            raise ValidationFailed("drift points need dates to be recorded; pass dates")
-        if p.date in known:
-            continue
-        known.add(p.date)
-        new.append(
-            DriftEvent(
-                symbol=symbol, model_version_id=model_version_id, detector=detector,
-                date=p.date, statistic=p.statistic, action=action,
-                details={"index": p.index, **(details or {})},
-            )
-        )  # fmt: skip
-    if not new:
+    fresh = [row for day, row in rows.items() if day not in known]
+    if not fresh:
         return DriftDecision(0, False, "none")
-    session.add_all(new)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(DriftEvent)
+        .values(fresh)
+        .on_conflict_do_nothing(index_elements=["symbol", "detector", "date"])
+        .returning(DriftEvent.id)
+    )
+    recorded = len(session.execute(stmt).all())
+    if not recorded:
+        return DriftDecision(0, False, "none")
     marked = False
     if model_version_id is not None:
         version = session.get(ModelVersion, model_version_id)
@@ -175,7 +192,7 @@ def record_drift(
             version.stale = True
             marked = True
     session.flush()
-    return DriftDecision(len(new), marked, "queue" if policy == "auto" else "ask")
+    return DriftDecision(recorded, marked, "queue" if policy == "auto" else "ask")
 
 
 @dataclass(frozen=True)
@@ -272,26 +289,72 @@ def error_stream(frame: pd.DataFrame, step: int = 1) -> tuple[list[float], list[
     return rows["error"].astype(float).tolist(), [t.date() for t in rows["target_date"]]
 
 
+def logged_errors(
+    session: Session,
+    symbol: str,
+    step: int = 1,
+    *,
+    model_version_id: int | None = None,
+    issued_by: str | None = None,
+    until: dt.date | None = None,
+) -> tuple[list[float], list[dt.date]]:
+    """``error_stream`` straight from the database (three columns, no DataFrame): the
+    daily check and a replay run it every day, so it stays cheap as the ledger grows."""
+    stmt = select(Prediction.target_date, Prediction.error).where(
+        Prediction.symbol == symbol, Prediction.step == step, Prediction.error.is_not(None)
+    )
+    if model_version_id is not None:
+        stmt = stmt.where(Prediction.model_version_id == model_version_id)
+    if issued_by is not None:
+        stmt = stmt.where(Prediction.issued_by == issued_by)
+    if until is not None:
+        stmt = stmt.where(Prediction.target_date <= until)
+    # Ordered so that the latest-issued forecast of each target date comes last and wins.
+    stmt = stmt.order_by(Prediction.target_date, Prediction.issued_at, Prediction.id)
+    latest: dict[dt.date, float] = {}
+    for day, error in session.execute(stmt):
+        latest[day] = float(error or 0.0)  # never None: filtered in the query
+    return list(latest.values()), list(latest)
+
+
 def check_drift(
     session: Session,
     symbol: str,
-    model_version_id: int,
+    model_version_id: int | None,
     policy: str,
     *,
     detector: str = "adwin",
     step: int = 1,
+    issued_by: str | None = None,
+    until: dt.date | None = None,
+    now: dt.datetime | None = None,
     **params: Any,
 ) -> DriftDecision:
-    """Use case: ledger errors of one model -> detector -> drift events and policy (no commit).
+    """Use case: ledger errors -> detector -> drift events and policy (no commit).
+
+    The stream is the errors of one model (``model_version_id``), or with ``None`` every
+    forecast of the symbol (narrowed by ``issued_by``, e.g. ``"replay"``): the served
+    champion's stream across retrains, where a weekly retrain would leave each single
+    version too few points to test. ``until`` ignores target dates after it. Events go to
+    ``model_version_id``, or when it is None to the current champion.
 
     Re-running over the same ledger records nothing new (events are idempotent per date),
     so it is safe in a daily job.
     """
-    frame = ledger_frame(session, symbol, model_version_id=model_version_id)
-    errors, dates = error_stream(frame, step)
+    errors, dates = logged_errors(
+        session, symbol, step, model_version_id=model_version_id, issued_by=issued_by,
+        until=until,
+    )  # fmt: skip
     points = detect_drift(errors, dates, detector=detector, **params)
     cfg = {**(ADWIN_DEFAULTS if detector == "adwin" else KSWIN_DEFAULTS), **params}
+    owner = model_version_id
+    if owner is None:
+        owner = session.scalar(
+            select(ModelVersion.id).where(
+                ModelVersion.symbol == symbol, ModelVersion.role == "champion"
+            )
+        )
     return record_drift(
-        session, symbol, model_version_id, points, policy, detector=detector,
-        details={"step": step, "params": cfg},
+        session, symbol, owner, points, policy, detector=detector,
+        details={"step": step, "params": cfg}, now=now,
     )  # fmt: skip

@@ -35,6 +35,10 @@ LEDGER_COLUMNS = [
 ]  # fmt: skip
 
 _UNIQUE = ["model_version_id", "data_date", "target_date"]
+_DATE_COLUMNS = ("data_date", "target_date")
+_FLOAT_COLUMNS = (
+    "mean", "lo80", "hi80", "lo95", "hi95", "naive", "last_value", "actual", "error", "naive_error",
+)  # fmt: skip
 
 
 def _as_date(value: Any) -> dt.date:
@@ -83,6 +87,7 @@ def log_forecast(
     last_value: float,
     exog_policy: str | None,
     issued_by: str,
+    issued_at: dt.datetime | None = None,
 ) -> int:
     """Log one forecast (one row per target date); returns the number of rows added.
 
@@ -91,6 +96,7 @@ def log_forecast(
     scheduled job or a double click in the dashboard is harmless.
 
     ``naive`` is the baseline forecast per step (a scalar means flat, as the random walk).
+    ``issued_at`` defaults to now; a replay passes its simulated time.
     """
     targets = [_as_date(d) for d in dates]
     n = len(targets)
@@ -110,7 +116,7 @@ def log_forecast(
         }.items()
     }  # fmt: skip
     check_bounds(cols["lo95"], cols["lo80"], cols["hi80"], cols["hi95"])
-    issued_at = utcnow()
+    issued_at = issued_at or utcnow()
     rows = [
         {
             "symbol": symbol,
@@ -160,7 +166,14 @@ def _split_scale(bars: pd.DataFrame, data_dates: pd.Series, targets: pd.Series) 
     return at(targets) / at(data_dates)
 
 
-def reconcile(session: Session, symbol: str, *, since: dt.date | None = None) -> int:
+def reconcile(
+    session: Session,
+    symbol: str,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> int:
     """Score every prediction whose target date now has a bar; returns rows updated.
 
     Sets ``actual`` (raw close times the split ratios in (data_date, target]),
@@ -168,11 +181,15 @@ def reconcile(session: Session, symbol: str, *, since: dt.date | None = None) ->
     run updates nothing, but a revised close (the source corrected a bar) updates its scores.
 
     ``since`` limits the work to target dates on or after it (a daily job passes today
-    minus the source's revision period); by default every prediction is checked.
+    minus the source's revision period); by default every prediction is checked. ``until``
+    stops at target dates on or before it: a replay of day D must not see later bars.
+    ``now`` stamps ``reconciled_at`` (default: the wall clock; a replay passes its own).
     """
     stmt = select(Prediction).where(Prediction.symbol == symbol).order_by(Prediction.id)
     if since is not None:
         stmt = stmt.where(Prediction.target_date >= since)
+    if until is not None:
+        stmt = stmt.where(Prediction.target_date <= until)
     preds = list(session.scalars(stmt))
     if not preds:
         return 0
@@ -200,7 +217,7 @@ def reconcile(session: Session, symbol: str, *, since: dt.date | None = None) ->
         pd.Series(pd.to_datetime([p.data_date for p in scored])),
         pd.Series(pd.to_datetime([p.target_date for p in scored])),
     )
-    now = utcnow()
+    now = now or utcnow()
     updated = 0
     for pred, factor in zip(scored, scale, strict=True):
         actual = close_by_day[pd.Timestamp(pred.target_date)] * float(factor)
@@ -222,8 +239,12 @@ def ledger_frame(
     end: dt.date | None = None,
     *,
     model_version_id: int | None = None,
+    issued_by: str | None = None,
 ) -> pd.DataFrame:
     """The ledger of one symbol as a DataFrame (target dates in ``[start, end]``).
+
+    ``model_version_id`` and ``issued_by`` narrow it to one model or one front door
+    (e.g. ``"replay"``).
 
     Columns are ``LEDGER_COLUMNS``; ``data_date`` and ``target_date`` are datetime64 so
     the frame plots and filters directly. Sorted by target date, then step.
@@ -237,11 +258,19 @@ def ledger_frame(
         stmt = stmt.where(Prediction.target_date <= end)
     if model_version_id is not None:
         stmt = stmt.where(Prediction.model_version_id == model_version_id)
+    if issued_by is not None:
+        stmt = stmt.where(Prediction.issued_by == issued_by)
     stmt = stmt.order_by(Prediction.target_date, Prediction.step, Prediction.id)
-    frame = pd.DataFrame(session.execute(stmt).all(), columns=LEDGER_COLUMNS)
-    for col in ("data_date", "target_date"):
-        frame[col] = pd.to_datetime(frame[col])
-    for col in ("mean", "lo80", "hi80", "lo95", "hi95", "naive", "last_value",
-                "actual", "error", "naive_error"):  # fmt: skip
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    return frame
+    rows = session.execute(stmt).all()
+    # Built column by column with explicit dtypes: a daily job (or a replay, once per
+    # simulated day) reads this several times, and per-column inference was most of it.
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in LEDGER_COLUMNS]
+    data: dict[str, Any] = {}
+    for name, values in zip(LEDGER_COLUMNS, columns, strict=True):
+        if name in _DATE_COLUMNS:
+            data[name] = np.array(values, dtype="datetime64[D]").astype("datetime64[ns]")
+        elif name in _FLOAT_COLUMNS:
+            data[name] = np.array(values, dtype=np.float64)  # None (not reconciled) -> NaN
+        else:
+            data[name] = list(values)
+    return pd.DataFrame(data, columns=LEDGER_COLUMNS)
