@@ -25,6 +25,11 @@ run: $(VENV)/.runtime
 	$(PY) -m core ingest --source sample --if-empty
 	$(PY) -m streamlit run dashboard/app.py --server.port=$(PORT)
 
+demo: $(VENV)/.runtime
+	$(PY) -m core db upgrade
+	$(PY) -m core demo
+	$(PY) -m streamlit run dashboard/app.py --server.port=$(PORT)
+
 test: $(VENV)/.dev
 	bash scripts/test.sh
 

@@ -72,6 +72,23 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from core.auth import SYSTEM
+    from core.context import open_context
+    from core.demo import load_demo
+
+    ctx = open_context()
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    outcome = load_demo(ctx.db, ctx.settings, SYSTEM, progress=progress,
+                        replay_days=args.days)
+    print(f"demo ready: {outcome['symbol']} replayed {outcome['start']}..{outcome['end']}")
+    print(outcome["summary"])
+    return 0
+
+
 def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> (
     argparse.ArgumentParser
 ):
@@ -85,6 +102,10 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply migrations (idempotent)")
     up.set_defaults(func=_cmd_db_upgrade)
+
+    demo = sub.add_parser("demo", help="load the bundled data and replay a year of monitoring")
+    demo.add_argument("--days", type=int, default=250, help="trading days to replay")
+    demo.set_defaults(func=_cmd_demo)
 
     jobs_p = sub.add_parser("jobs", help="background jobs")
     jobs_sub = jobs_p.add_subparsers(dest="jobs_command", metavar="ACTION")

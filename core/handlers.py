@@ -44,7 +44,14 @@ def _ingest(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
     }
 
 
+def _demo(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
+    from core.demo import load_demo
+
+    return load_demo(db, Settings.from_env(), _actor(job), progress=progress)
+
+
 HANDLERS: dict[str, Handler] = {
+    "demo": _demo,
     "retrain": _retrain,
     "ingest": _ingest,
 }

@@ -111,7 +111,7 @@ m[1].metric("RMSE", f"{s.rmse:.3g}" if s.n else "–",
 m[2].metric("MASE vs naive", f"{s.mase:.2f}" if s.n else "–",
             "worse than naive" if s.n and s.mase > 1 else "better than naive" if s.n else None,
             delta_color="inverse" if s.n and s.mase > 1 else "normal")
-m[3].metric("MAPE", f"{s.mape:.2%}" if s.n else "–")
+m[3].metric("MAPE", f"{s.mape:.2f}%" if s.n else "–")
 m[4].metric("Direction hit rate", f"{s.hit_rate:.0%}" if s.n else "–")
 open_alerts = snap.alerts[snap.alerts["status"] == "open"] if not snap.alerts.empty else snap.alerts
 m[5].metric("Open alerts", f"{len(open_alerts)}")
