@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from core.auth import SYSTEM, Actor, require_analyst
 from core.db.engine import Database
 from core.db.models import ModelEvent, ModelVersion, Prediction
-from core.errors import ValidationFailed
+from core.errors import FitFailed, ValidationFailed
 from core.forecast import registry
 from core.forecast.artifacts import write_artifact
 from core.forecast.base import Forecaster
@@ -107,6 +107,7 @@ class ReplaySummary:
     alerts_opened: int = 0
     alerts_resolved: int = 0
     champion_id: int | None = None
+    failed_retrains: list[str] = field(default_factory=list)  # the champion kept serving
     seconds: float = 0.0
 
     @property
@@ -137,6 +138,9 @@ class ReplaySummary:
             f"  drift events {self.drift_events}; alerts opened {self.alerts_opened}, "
             f"resolved {self.alerts_resolved}",
         ]
+        if self.failed_retrains:
+            lines.append(f"  {len(self.failed_retrains)} retrain(s) failed; the champion kept "
+                         f"serving: {self.failed_retrains[0]}")
         if self.stopped and self.next_day is not None:
             lines.append(f"  stopped before {self.next_day}; run the same replay again to resume")
         return "\n".join(lines)
@@ -426,7 +430,14 @@ def replay(
                 elif is_retrain_day(y.index[pos], y.index[pos - 1], retrain_weekday):
                     reason = "weekly"
                 if reason is not None:
-                    fitted, seconds = run.fit(y.iloc[: pos + 1])
+                    try:
+                        fitted, seconds = run.fit(y.iloc[: pos + 1])
+                    except FitFailed as exc:  # as in production: the champion keeps serving
+                        logger.warning("replay %s %s: %s retrain failed: %s", symbol, day,
+                                       reason, exc)  # fmt: skip
+                        summary.failed_retrains.append(f"{day} {reason}: {exc}")
+                        reason = None
+                if reason is not None:
                     new_version = run.register(session, fitted, seconds, reason, day)
                 else:
                     model.update(y.iloc[pos : pos + 1])

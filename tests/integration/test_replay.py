@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 from core.db.engine import Database
 from core.db.migrate import upgrade
 from core.db.models import Alert, AlertDelivery, DriftEvent, ModelEvent, ModelVersion, Prediction
-from core.errors import ValidationFailed
+from core.errors import FitFailed, ValidationFailed
 from core.market.sample import load_sample_bars
 from core.market.series import load_series
 from core.market.store import upsert_bars
 from core.monitor.daily import DriftSettings
 from core.monitor.ledger import ledger_frame
-from core.monitor.replay import is_retrain_day, replay
+from core.monitor.replay import _Replayer, is_retrain_day, replay
 from core.settings import Settings
 
 ROWS, DAYS, H = 320, 40, 3
@@ -214,3 +214,25 @@ def test_bad_input_is_refused_clearly(
     with db.read() as s:
         assert s.scalar(select(func.count(Prediction.id))) == 0
         assert s.scalar(select(func.count(ModelVersion.id))) == 0
+
+
+def test_a_failed_retrain_keeps_the_champion_serving(
+    sqlite_db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx = load_slice(sqlite_db)
+    real_fit, calls = _Replayer.fit, {"n": 0}
+
+    def fails_after_the_first(self: _Replayer, y: pd.Series):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise FitFailed("ARIMA(0,1,1) could not be fitted: boom")
+        return real_fit(self, y)
+
+    monkeypatch.setattr(_Replayer, "fit", fails_after_the_first)
+    summary = replay(sqlite_db, settings, "MSFT", idx[-10].date(), idx[-1].date(), **FAST)
+    assert summary.days_done == 10 and summary.forecasts_logged == 10 * H
+    assert [r.reason for r in summary.retrains] == ["initial"]
+    assert len(summary.failed_retrains) == calls["n"] - 1 >= 1
+    assert "boom" in summary.describe()
+    with sqlite_db.read() as s:
+        assert s.scalar(select(func.count(ModelVersion.id))) == 1
