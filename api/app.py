@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -18,6 +19,7 @@ from api.ratelimit import RateLimiter
 from api.requestlog import RequestLog, RequestLogMiddleware
 from api.routes import router
 from api.runtime import RuntimeHolder
+from api.security import SECURITY_SCHEMES
 from core.cache import PredictionCache
 from core.settings import Settings
 
@@ -52,7 +54,22 @@ def create_app(
         return holder.runtime.request_log if holder.runtime is not None else None
 
     app.add_middleware(RequestLogMiddleware, sink=sink)
+    add_security_schemes(app)
     return app
+
+
+def add_security_schemes(app: FastAPI) -> None:
+    """Declare the key schemes in the OpenAPI document (operations reference them)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

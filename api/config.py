@@ -25,13 +25,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """``REDIS_URL`` (shared cache and rate limits), cache TTL, key-lookup cache, log batching."""
+    """``REDIS_URL`` (shared cache, rate limits), cache TTL, short per-process memos, batching."""
 
     redis_url: str | None = None
     prediction_ttl_seconds: int = DEFAULT_TTL_SECONDS
     # A revoked key keeps working for at most this long on a worker that saw it recently:
     # the price of not querying api_keys on every request.
     key_cache_seconds: int = 5
+    # How long a worker trusts its last look at a symbol's champion and data date
+    # (see api/predictions.py); 0 asks the database on every request.
+    champion_ttl_seconds: float = 1.0
     log_flush_seconds: float = 0.5
 
     @classmethod
@@ -41,4 +44,5 @@ class ApiConfig:
             redis_url=env.get("REDIS_URL") or None,
             prediction_ttl_seconds=_int(env, "PREDICTION_TTL_SECONDS", DEFAULT_TTL_SECONDS, 1),
             key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 5, 0),
+            champion_ttl_seconds=_int(env, "API_CHAMPION_TTL_SECONDS", 1, 0),
         )

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.db.base import utcnow
 from core.db.engine import Database
 from core.db.models import ApiRequest
-from core.errors import CoreError
 
 log = logging.getLogger(__name__)
 SCOPE_KEY = "stockcast.log"  # per-request dict in the ASGI scope; auth puts the key prefix in it
@@ -76,10 +76,10 @@ class RequestLog:
                 if not rows:
                     return written
                 try:
-                    with self._db.begin() as session:
-                        session.execute(insert(ApiRequest), rows)
+                    with self._db.engine.begin() as conn:  # Core executemany: no ORM per row
+                        conn.execute(insert(ApiRequest), rows)
                     written += len(rows)
-                except CoreError as exc:  # the database is down: drop the batch, keep serving
+                except (OperationalError, DBAPIError) as exc:  # database down: drop, keep serving
                     self.dropped += len(rows)
                     log.warning("dropped %d request-log rows: %s", len(rows), exc)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
@@ -23,16 +23,17 @@ from api.schemas import (
     SymbolOut,
     SymbolsResponse,
 )
-from api.security import get_runtime, require_key
-from core.apikeys import KeyInfo
+from api.security import Caller, get_runtime, require_key
+from core.cache import MemoryCache
 from core.errors import CoreError
 from core.forecast import service
 from core.market.store import list_symbols
 from core.symbols import check_symbol
 
 router = APIRouter()
+AUTHENTICATED: dict[str, Any] = {"security": [{"ApiKey": []}, {"Bearer": []}]}
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-KeyDep = Annotated[KeyInfo, Depends(require_key)]
+CallerDep = Annotated[Caller, Depends(require_key)]
 
 _AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
@@ -49,12 +50,22 @@ _AUTH_ERRORS: dict[int | str, dict[str, object]] = {
         404: {"model": ErrorResponse, "description": "Unknown symbol or no champion model"},
     },
     summary="Forecast a symbol with its champion model",
+    openapi_extra=AUTHENTICATED,
 )
-async def predict(body: PredictRequest, rt: RuntimeDep, _key: KeyDep) -> Response:
+async def predict(body: PredictRequest, caller: CallerDep) -> Response:
     """Dates, mean and 80%/95% bounds ``days`` trading days ahead, the model version and
     whether it beat the naive forecast in its backtest. Cached for 24 h per champion
     version and data date (``X-Cache: hit|miss``)."""
-    key, hit = await run_in_threadpool(predictions.cached, rt, body.symbol, body.days)
+    rt = caller.rt
+    champ = rt.champions.peek(body.symbol)
+    if champ is None:
+        champ = await run_in_threadpool(rt.champions.fetch, rt.db, body.symbol)
+    key = predictions.key_for(champ, body.symbol, body.days)
+    # The in-process cache is a dict lookup: no thread hop. Redis is network I/O: off the loop.
+    if isinstance(rt.cache, MemoryCache):
+        hit = rt.cache.get(key)
+    else:
+        hit = await run_in_threadpool(rt.cache.get, key)
     if hit is not None:
         return Response(hit, media_type="application/json", headers={"X-Cache": "hit"})
     payload = await run_in_threadpool(predictions.compute, rt, body.symbol, body.days, key)
@@ -62,8 +73,9 @@ async def predict(body: PredictRequest, rt: RuntimeDep, _key: KeyDep) -> Respons
 
 
 @router.get("/symbols", response_model=SymbolsResponse, responses=_AUTH_ERRORS,
-            summary="Symbols with stored data")
-def symbols(rt: RuntimeDep, _key: KeyDep) -> SymbolsResponse:
+            summary="Symbols with stored data", openapi_extra=AUTHENTICATED)
+def symbols(caller: CallerDep) -> SymbolsResponse:
+    rt = caller.rt
     return SymbolsResponse(symbols=[
         SymbolOut(symbol=s.symbol, first_date=s.first_date, last_date=s.last_date, rows=s.rows)
         for s in list_symbols(rt.db)
@@ -76,10 +88,12 @@ def symbols(rt: RuntimeDep, _key: KeyDep) -> SymbolsResponse:
     responses={**_AUTH_ERRORS, 404: {"model": ErrorResponse, "description": "Unknown symbol"},
                422: {"model": ErrorResponse, "description": "Not a valid symbol"}},
     summary="Saved model versions of a symbol, newest first",
+    openapi_extra=AUTHENTICATED,
 )
 def models(
-    symbol: Annotated[str, Path(min_length=1, max_length=16)], rt: RuntimeDep, _key: KeyDep
+    symbol: Annotated[str, Path(min_length=1, max_length=16)], caller: CallerDep
 ) -> ModelsResponse:
+    rt = caller.rt
     symbol = check_symbol(symbol)
     rows = service.versions(rt.db, symbol)
     if not rows and symbol not in {s.symbol for s in list_symbols(rt.db)}:

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 from api.config import ApiConfig
+from api.predictions import ChampionMemo
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.requestlog import RequestLog
 from core.cache import MemoryCache, PredictionCache, RedisCache
@@ -26,6 +27,7 @@ class Runtime:
     cache: PredictionCache
     limiter: RateLimiter
     request_log: RequestLog
+    champions: ChampionMemo
     key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -67,6 +69,7 @@ class RuntimeHolder:
                     settings=ctx.settings, config=config, db=ctx.db, cache=cache,
                     limiter=limiter,
                     request_log=RequestLog(ctx.db, flush_seconds=config.log_flush_seconds),
+                    champions=ChampionMemo(config.champion_ttl_seconds),
                 )
             return self.runtime
 

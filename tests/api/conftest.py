@@ -112,9 +112,12 @@ def client_for(world: World) -> Callable[..., Any]:
     @contextmanager
     def make(
         *, cache: PredictionCache | None = None, limiter: RateLimiter | None = None,
-        settings: Settings | None = None,
+        settings: Settings | None = None, config: ApiConfig | None = None,
     ) -> Iterator[TestClient]:
-        app = create_app(settings or world.settings, config=ApiConfig(),
+        # champion_ttl_seconds=0: every request asks for the champion, so a promote is
+        # seen by the next request (test_cache checks the 1 s memo with a fake clock)
+        app = create_app(settings or world.settings,
+                         config=config or ApiConfig(champion_ttl_seconds=0),
                          cache=cache or MemoryCache(), limiter=limiter)
         with TestClient(app) as client:
             yield client

@@ -127,3 +127,31 @@ def test_redis_entries_carry_the_ttl(cache: PredictionCache) -> None:
         pytest.skip("Redis only")
     cache.set("stockcast:pred:T:1:1:d", b"{}", ttl=123)
     assert 0 < cache._redis.ttl("stockcast:pred:T:1:1:d") <= 123
+
+
+def test_the_champion_memo_sees_a_promote_after_its_ttl(
+    world: World, client_for: Callable[..., Any], key: str,
+    forecast_calls: list[dict[str, Any]],
+) -> None:
+    from api.config import ApiConfig
+    from api.predictions import ChampionMemo
+
+    now = [100.0]
+    with client_for(config=ApiConfig(champion_ttl_seconds=60)) as client:
+        def predict() -> Any:
+            return client.post("/predict", json={"symbol": "MSFT", "days": 6},
+                               headers={"X-API-Key": key})
+
+        assert predict().status_code == 200  # builds the runtime
+        runtime = client.app.state.runtime.runtime  # type: ignore[attr-defined]
+        runtime.champions = ChampionMemo(60, clock=lambda: now[0])
+        old = predict().json()["model_version"]
+        new_id = save_drift_model(world)
+        lifecycle.promote(world.db, world.settings, new_id, SYSTEM,
+                          override_reason="test: champion memo")
+        within_ttl = predict()
+        now[0] += 61
+        after_ttl = predict()
+    assert within_ttl.json()["model_version"] == old
+    assert after_ttl.json()["model_version"] == new_id
+    assert after_ttl.headers["X-Cache"] == "miss"
