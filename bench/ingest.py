@@ -142,7 +142,8 @@ def run_backend(
             res["seed2"].append(seed_way(db, data, replace=True))
         print(
             f"  [{name} run {r + 1}/{runs}] "
-            + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in res.items()),
+            + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in res.items())
+            + f", read {reads[-1]:.1f} ms",
             flush=True,
         )
     med = {k: statistics.median(v) for k, v in res.items()}
