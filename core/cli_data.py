@@ -70,9 +70,8 @@ def _cmd_symbols(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from core.context import open_context
     from core.market import ingest
-    from core.symbols import check_symbol
-
     from core.market.calendar import trading_calendar
+    from core.symbols import check_symbol
 
     ctx = open_context()
     symbol = check_symbol(args.symbol)

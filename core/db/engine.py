@@ -60,7 +60,9 @@ def make_engine(url: str) -> Engine:
 
 
 def describe_db_error(url: str, exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    """One line that names the database (password hidden), the problem and what to do."""
+    raw = str(getattr(exc, "orig", exc)).strip()
+    text = raw.splitlines()[0] if raw else type(exc).__name__
     if "locked" in text.lower():
         return f"the database {safe_url(url)} is locked by another writer; try again in a moment"
     if "no such table" in text.lower() or "does not exist" in text.lower():

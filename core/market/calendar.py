@@ -23,7 +23,8 @@ class TradingCalendar:
     def __init__(self, exchange: str = "XNYS") -> None:
         if exchange not in xcals.get_calendar_names():
             raise ValidationFailed(
-                f"unknown exchange {exchange!r}; use an exchange_calendars code such as XNYS or XLON"
+                f"unknown exchange {exchange!r}; use an exchange_calendars code "
+                "such as XNYS or XLON"
             )
         last = (pd.Timestamp.today().normalize() + pd.DateOffset(years=3)).strftime("%Y-%m-%d")
         self.exchange = exchange

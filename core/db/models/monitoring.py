@@ -37,7 +37,8 @@ class Prediction(Base):
     symbol: Mapped[str] = mapped_column(String(16), index=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    issued_by: Mapped[str] = mapped_column(String(32), default="system")  # dashboard|cli|replay|api|schedule
+    # dashboard | cli | replay | api | schedule
+    issued_by: Mapped[str] = mapped_column(String(32), default="system")
     data_date: Mapped[dt.date] = mapped_column(Date)
     target_date: Mapped[dt.date] = mapped_column(Date, index=True)
     step: Mapped[int] = mapped_column(Integer)

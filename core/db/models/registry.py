@@ -15,7 +15,8 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     symbol: Mapped[str] = mapped_column(String(16), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # auto_arima | arima | arimax | naive | drift | ensemble
+    # auto_arima | arima | arimax | naive | drift | ensemble
+    kind: Mapped[str] = mapped_column(String(32))
     engine: Mapped[str | None] = mapped_column(String(32))
     spec: Mapped[dict] = mapped_column(JSON)  # order, options, exog policy, members/weights
     exog_policy: Mapped[str | None] = mapped_column(String(32))
@@ -31,7 +32,8 @@ class ModelVersion(Base):
     artifact_path: Mapped[str] = mapped_column(String(512))
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     artifact_bytes: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(16), default="challenger")  # champion | challenger | retired
+    # champion | challenger | retired
+    role: Mapped[str] = mapped_column(String(16), default="challenger")
     stale: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
