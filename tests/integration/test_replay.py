@@ -83,6 +83,7 @@ def snapshot(db: Database) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
+@pytest.mark.slow
 def test_replay_fills_the_ledger_and_a_rerun_changes_nothing(
     msft: tuple[Database, pd.DatetimeIndex], settings: Settings
 ) -> None:
@@ -161,6 +162,7 @@ def test_default_auto_arima_replay_is_deterministic(tmp_path: Path) -> None:
     assert all("auto_arima" in v[4]["label"] for v in runs[0]["versions"])
 
 
+@pytest.mark.slow
 def test_drift_detection_triggers_a_retrain(
     msft: tuple[Database, pd.DatetimeIndex], settings: Settings
 ) -> None:
