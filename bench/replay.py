@@ -17,6 +17,7 @@ Per-day medians and the ratio are printed; the wall time of the whole replay too
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -40,15 +41,15 @@ warnings.simplefilter("ignore")
 TRAIN_DAYS, HORIZON = 1000, 5
 
 
-def naive_day(y: pd.Series, pos: int) -> float:
-    """Seconds for one day of the seed's way: a full pmdarima search, then predict."""
+def naive_day(y: pd.Series, pos: int) -> tuple[float, float]:
+    """Wall and CPU seconds for one day of the seed's way: a pmdarima search, then predict."""
     import pmdarima as pm
 
     window = np.log(y.iloc[pos - TRAIN_DAYS + 1 : pos + 1].to_numpy())
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     model = pm.auto_arima(window, seasonal=False, error_action="ignore", suppress_warnings=True)
     model.predict(HORIZON, return_conf_int=True, alpha=0.05)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:
@@ -71,12 +72,14 @@ def main() -> None:
           f"({len(days)} days), training window {TRAIN_DAYS:,} days, horizon {HORIZON}")
 
     stamps: list[float] = []
+    cpu_started = time.process_time()
     started = time.perf_counter()
     summary = replay(
         db, settings, "MSFT", days[0].date(), days[-1].date(), horizon=HORIZON,
         train_days=TRAIN_DAYS, progress=lambda f, m: stamps.append(time.perf_counter()),
     )  # fmt: skip
     total = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     print(summary.describe())
     initial = sum(r.fit_seconds for r in summary.retrains if r.reason == "initial")
     per_day = np.diff([started, *stamps])
@@ -84,7 +87,9 @@ def main() -> None:
     retrain_days = {r.day for r in summary.retrains if r.reason != "initial"}
     is_retrain = np.array([d.date() in retrain_days for d in days[: len(per_day)]])
     replay_median = statistics.median(per_day)
-    print(f"\nreplay: whole run {total:.1f} s ({len(per_day)} days, initial fit {initial:.2f} s)")
+    print(f"\nreplay: whole run {total:.1f} s wall, {cpu:.1f} s CPU of this process "
+          f"({len(per_day)} days, initial fit {initial:.2f} s); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"  per day: median {replay_median * 1000:.0f} ms, mean {per_day.mean() * 1000:.0f} ms")
     if is_retrain.any():
         print(f"  refresh days (update): median {np.median(per_day[~is_retrain]) * 1000:.0f} ms;"
@@ -92,14 +97,18 @@ def main() -> None:
               f"{np.median(per_day[is_retrain]) * 1000:.0f} ms")
 
     positions = y.index.get_indexer(days[: args.naive_days])
-    naive = [naive_day(y, int(p)) for p in positions]
+    runs = [naive_day(y, int(p)) for p in positions]
+    naive, naive_cpu = [w for w, _ in runs], [c for _, c in runs]
     naive_median = statistics.median(naive)
     print(f"\nnaive (pmdarima auto_arima every day, first {len(naive)} days): "
-          f"median {naive_median:.2f} s per day, mean {statistics.fmean(naive):.2f} s")
+          f"median {naive_median:.2f} s per day, mean {statistics.fmean(naive):.2f} s; "
+          f"CPU median {statistics.median(naive_cpu):.2f} s")
     print(f"\nratio of per-day medians: {naive_median / replay_median:.0f}x less time per day; "
           f"of means: {statistics.fmean(naive) / per_day.mean():.0f}x")
     print(f"naive way for all {len(days)} days would take ~{naive_median * len(days) / 60:.0f} "
-          f"min; the replay took {total:.1f} s")
+          f"min; the replay took {total:.1f} s; CPU per day: replay {cpu / len(days):.3f} s, "
+          f"naive {statistics.median(naive_cpu):.2f} s "
+          f"({statistics.median(naive_cpu) / (cpu / len(days)):.0f}x)")
     db.dispose()
 
 
