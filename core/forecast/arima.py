@@ -143,16 +143,7 @@ class AutoARIMA(SarimaxForecaster):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fitted = model.fit(z).model_
-        p, q, P, Q, m, d, D = (int(x) for x in fitted["arma"])
-        coef = {k: float(v) for k, v in fitted["coef"].items()}
-        trend = "t" if "drift" in coef else ("c" if "intercept" in coef else "n")
-        start = [coef[k] for k in ("intercept", "drift") if k in coef]
-        start += [coef.get(f"ar{i}", 0.0) for i in range(1, p + 1)]
-        start += [coef.get(f"ma{i}", 0.0) for i in range(1, q + 1)]
-        start += [coef.get(f"sar{i}", 0.0) for i in range(1, P + 1)]
-        start += [coef.get(f"sma{i}", 0.0) for i in range(1, Q + 1)]
-        seasonal_order = (P, D, Q, m) if (P or D or Q) and m > 1 else ss.NO_SEASON
-        return (p, d, q), seasonal_order, trend, np.asarray(start, dtype=np.float64)
+        return parse_statsforecast(fitted)
 
     def _select_pmdarima(self, z: np.ndarray) -> tuple[Any, Any, str, np.ndarray]:
         import pmdarima as pm
@@ -181,6 +172,21 @@ class AutoARIMA(SarimaxForecaster):
         start += [params.get(f"ar.S.L{m * i}", 0.0) for i in range(1, P + 1)]
         start += [params.get(f"ma.S.L{m * i}", 0.0) for i in range(1, Q + 1)]
         return (p, d, q), seasonal_order, trend, np.asarray(start, dtype=np.float64)
+
+
+def parse_statsforecast(fitted: dict[str, Any]) -> tuple[Any, Any, str, np.ndarray]:
+    """(order, seasonal_order, trend, start params) from a statsforecast ARIMA ``model_``
+    dict: the engine's choice, in the form the statsmodels refit takes."""
+    p, q, P, Q, m, d, D = (int(x) for x in fitted["arma"])
+    coef = {k: float(v) for k, v in fitted["coef"].items()}
+    trend = "t" if "drift" in coef else ("c" if "intercept" in coef else "n")
+    start = [coef[k] for k in ("intercept", "drift") if k in coef]
+    start += [coef.get(f"ar{i}", 0.0) for i in range(1, p + 1)]
+    start += [coef.get(f"ma{i}", 0.0) for i in range(1, q + 1)]
+    start += [coef.get(f"sar{i}", 0.0) for i in range(1, P + 1)]
+    start += [coef.get(f"sma{i}", 0.0) for i in range(1, Q + 1)]
+    seasonal_order = (P, D, Q, m) if (P or D or Q) and m > 1 else ss.NO_SEASON
+    return (p, d, q), seasonal_order, trend, np.asarray(start, dtype=np.float64)
 
 
 def _start_problem(start: np.ndarray, order: tuple[int, int, int]) -> str | None:
