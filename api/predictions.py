@@ -16,8 +16,6 @@ was first computed, and the ledger is unique on those, so logging again would ad
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,32 +66,6 @@ def current_champion(db: Database, symbol: str) -> Champion:
             f"`python -m core fit --symbol {symbol} --model auto_arima`"
         )
     return Champion(int(version_id), last_date)
-
-
-class ChampionMemo:
-    """``current_champion`` remembered per symbol for a short time (thread-safe enough:
-    a race only means two threads both query)."""
-
-    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_seconds = ttl_seconds
-        self._clock = clock
-        self._memo: dict[str, tuple[float, Champion]] = {}
-
-    def peek(self, symbol: str) -> Champion | None:
-        """The remembered answer if still fresh (no I/O: safe on the event loop)."""
-        item = self._memo.get(symbol)
-        if item is None or item[0] <= self._clock():
-            return None
-        return item[1]
-
-    def fetch(self, db: Database, symbol: str) -> Champion:
-        """Ask the database (blocking: call it in a worker thread) and remember the answer."""
-        champ = current_champion(db, symbol)
-        if self.ttl_seconds > 0:
-            if len(self._memo) > 10_000:
-                self._memo.clear()
-            self._memo[symbol] = (self._clock() + self.ttl_seconds, champ)
-        return champ
 
 
 def key_for(champ: Champion, symbol: str, days: int) -> str:

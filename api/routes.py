@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -57,9 +58,10 @@ async def predict(body: PredictRequest, caller: CallerDep) -> Response:
     whether it beat the naive forecast in its backtest. Cached for 24 h per champion
     version and data date (``X-Cache: hit|miss``)."""
     rt = caller.rt
-    champ = rt.champions.peek(body.symbol)
-    if champ is None:
-        champ = await run_in_threadpool(rt.champions.fetch, rt.db, body.symbol)
+    champ = await rt.champions.get(
+        body.symbol, partial(predictions.current_champion, rt.db, body.symbol)
+    )
+    assert champ is not None  # current_champion raises rather than returning None
     key = predictions.key_for(champ, body.symbol, body.days)
     # The in-process cache is a dict lookup: no thread hop. Redis is network I/O: off the loop.
     if isinstance(rt.cache, MemoryCache):

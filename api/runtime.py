@@ -6,13 +6,16 @@ Lambda handler, which runs without ASGI lifespan events, gets the same set-up.
 
 from __future__ import annotations
 
+import gc
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from api.config import ApiConfig
-from api.predictions import ChampionMemo
+from api.memo import Memo
+from api.predictions import Champion
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.requestlog import RequestLog
+from core.apikeys import KeyInfo
 from core.cache import MemoryCache, PredictionCache, RedisCache
 from core.context import open_context
 from core.db.engine import Database
@@ -27,8 +30,8 @@ class Runtime:
     cache: PredictionCache
     limiter: RateLimiter
     request_log: RequestLog
-    champions: ChampionMemo
-    key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
+    champions: Memo[Champion]  # symbol -> champion id and data date
+    keys: Memo[KeyInfo]  # sha256 of a key -> its record
 
     def close(self) -> None:
         self.request_log.close()
@@ -69,8 +72,14 @@ class RuntimeHolder:
                     settings=ctx.settings, config=config, db=ctx.db, cache=cache,
                     limiter=limiter,
                     request_log=RequestLog(ctx.db, flush_seconds=config.log_flush_seconds),
-                    champions=ChampionMemo(config.champion_ttl_seconds),
+                    champions=Memo(config.champion_ttl_seconds),
+                    keys=Memo(config.key_cache_seconds),
                 )
+                # The process holds millions of long-lived objects (pandas, statsmodels,
+                # SQLAlchemy); without this every full collection walks them all and shows
+                # up as a p99 spike. Freezing moves them out of the collector's reach.
+                gc.collect()
+                gc.freeze()
             return self.runtime
 
     def close(self) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -42,18 +42,8 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 async def _lookup(rt: Runtime, key: str) -> KeyInfo | None:
-    """The key's record, from a short-lived per-process cache or one indexed query."""
-    digest = hash_key(key)
-    now = time.monotonic()
-    hit = rt.key_cache.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[return-value]
-    info = await run_in_threadpool(authenticate, rt.db, key)
-    if rt.config.key_cache_seconds and info is not None:
-        if len(rt.key_cache) > 10_000:
-            rt.key_cache.clear()
-        rt.key_cache[digest] = (now + rt.config.key_cache_seconds, info)
-    return info
+    """The key's record, from the short per-process memo or one indexed query."""
+    return await rt.keys.get(hash_key(key), partial(authenticate, rt.db, key))
 
 
 def presented_key(request: Request) -> str | None:

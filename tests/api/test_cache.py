@@ -134,7 +134,7 @@ def test_the_champion_memo_sees_a_promote_after_its_ttl(
     forecast_calls: list[dict[str, Any]],
 ) -> None:
     from api.config import ApiConfig
-    from api.predictions import ChampionMemo
+    from api.memo import Memo
 
     now = [100.0]
     with client_for(config=ApiConfig(champion_ttl_seconds=60)) as client:
@@ -144,7 +144,7 @@ def test_the_champion_memo_sees_a_promote_after_its_ttl(
 
         assert predict().status_code == 200  # builds the runtime
         runtime = client.app.state.runtime.runtime  # type: ignore[attr-defined]
-        runtime.champions = ChampionMemo(60, clock=lambda: now[0])
+        runtime.champions = Memo(60, clock=lambda: now[0])
         old = predict().json()["model_version"]
         new_id = save_drift_model(world)
         lifecycle.promote(world.db, world.settings, new_id, SYSTEM,
