@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from core.db.engine import Database
-from core.db.migrate import upgrade
+from core.db.migrate import alembic_config, upgrade
 from core.db.models import Base
 
 
@@ -19,5 +20,6 @@ def test_migrated_schema_matches_models(db: Database) -> None:
 def test_upgrade_is_idempotent(db: Database) -> None:
     upgrade(db)
     upgrade(db)
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
     with db.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == head
