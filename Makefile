@@ -34,7 +34,7 @@ test: $(VENV)/.dev
 	bash scripts/test.sh
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check core dashboard pages tests bench
+	$(VENV)/bin/ruff check core api dashboard pages tests bench
 	$(VENV)/bin/mypy
 
 clean-venv:

@@ -43,7 +43,7 @@ redis_throwaway_stop() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null ||
 redis_throwaway_start
 trap 'pg_throwaway_stop; redis_throwaway_stop' EXIT
 
-echo "== ruff"; $VENV/bin/ruff check core dashboard pages tests bench
+echo "== ruff"; $VENV/bin/ruff check core api dashboard pages tests bench
 echo "== mypy"; $VENV/bin/mypy
 echo "== pytest"
 $PY -m pytest "$@"
