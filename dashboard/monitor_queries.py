@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.monitor import views
+from dashboard import charts
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=2)
@@ -27,3 +29,30 @@ def calibration(symbol: str, window_days: int) -> list[views.Calibration]:
 def symbol_card(symbol: str, today: dt.date) -> views.SymbolCard:
     ctx = app_context()
     return views.symbol_card(ctx.db, ctx.settings, symbol, today)
+
+
+@st.cache_resource(ttl=TTL, show_spinner=False, max_entries=64)
+def figures(symbol: str, window_days: int, threshold: float) -> dict[str, go.Figure]:
+    """The monitoring charts, built once per (symbol, window) and shared read-only.
+
+    Building plotly figures is the bulk of a rerun (validation of every property);
+    ``st.plotly_chart`` only reads a figure (``to_dict``), so sharing them is safe.
+    """
+    snap = snapshot(symbol, window_days)
+    out: dict[str, go.Figure] = {
+        "pva": charts.predicted_vs_actual(snap.ledger, step=1,
+                                          title="One-day-ahead forecasts vs actual"),
+    }
+    if not snap.rolling.empty:
+        drift_dates = snap.drift["date"].tolist() if not snap.drift.empty else []
+        out["rolling"] = charts.rolling_error(snap.rolling, threshold=threshold,
+                                              drift_dates=drift_dates,
+                                              title="Rolling error (one day ahead)")
+    if snap.scores.n:
+        out["cov80"] = charts.coverage_gauge(snap.scores.coverage80, 0.80,
+                                             label="80% interval coverage")
+        out["cov95"] = charts.coverage_gauge(snap.scores.coverage95, 0.95,
+                                             label="95% interval coverage")
+    if not snap.timeline.empty:
+        out["timeline"] = charts.champion_timeline(snap.timeline, title="When each model served")
+    return out

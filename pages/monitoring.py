@@ -8,7 +8,7 @@ import streamlit as st
 from core import jobs
 from core.errors import CoreError
 from core.forecast import lifecycle
-from dashboard import charts, keys, model_queries, monitor_queries, widgets
+from dashboard import keys, model_queries, monitor_queries, widgets
 from dashboard.guard import stop_with
 from dashboard.resources import app_context
 from dashboard.selection import current_symbol
@@ -121,25 +121,20 @@ if snap.ledger["actual"].notna().sum() == 0:
     st.info(f"{pending:,} logged forecasts are waiting for their actual prices; they are scored "
             "when new bars are ingested.", icon=":material/hourglass_top:")
     st.stop()
-pva = charts.predicted_vs_actual(snap.ledger, step=1, title="One-day-ahead forecasts vs actual")
+figs = monitor_queries.figures(symbol, window, limits.rmse_abs)
+pva = figs["pva"]
 st.plotly_chart(pva, key="mon_pva")
 
 c1, c2 = st.columns([2, 1])
 with c1:
-    drift_dates = snap.drift["date"].tolist() if not snap.drift.empty else []
-    if snap.rolling.empty:
-        st.caption("No scored forecasts yet for the rolling error.")
+    if "rolling" in figs:
+        st.plotly_chart(figs["rolling"], key="mon_rolling")
     else:
-        st.plotly_chart(charts.rolling_error(snap.rolling, threshold=limits.rmse_abs,
-                                             drift_dates=drift_dates,
-                                             title="Rolling error (one day ahead)"),
-                        key="mon_rolling")
+        st.caption("No scored forecasts yet for the rolling error.")
 with c2:
-    if s.n:
-        st.plotly_chart(charts.coverage_gauge(s.coverage80, 0.80, label="80% interval coverage"),
-                        key="mon_cov80")
-        st.plotly_chart(charts.coverage_gauge(s.coverage95, 0.95, label="95% interval coverage"),
-                        key="mon_cov95")
+    for name in ("cov80", "cov95"):
+        if name in figs:
+            st.plotly_chart(figs[name], key=f"mon_{name}")
 
 tab_steps, tab_alerts, tab_drift, tab_models, tab_ledger = st.tabs(
     ["Per horizon", "Alerts", "Drift", "Model versions", "Ledger"])
@@ -175,10 +170,8 @@ with tab_drift:
     st.caption(f"Drift policy: **{ctx.settings.drift_policy}** (auto queues a retrain; manual "
                "marks the champion stale and asks).")
 with tab_models:
-    if not snap.timeline.empty:
-        st.plotly_chart(charts.champion_timeline(snap.timeline,
-                                                 title="When each model served"),
-                        key="mon_timeline")
+    if "timeline" in figs:
+        st.plotly_chart(figs["timeline"], key="mon_timeline")
     st.dataframe(model_queries.versions_table(symbol), hide_index=True)
 with tab_ledger:
     st.dataframe(snap.ledger.sort_values(["target_date", "step"], ascending=False),

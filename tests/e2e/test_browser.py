@@ -80,7 +80,7 @@ def test_fit_save_then_forecast(page, server: Server) -> None:  # type: ignore[n
 
 def test_overview_card_links_to_the_symbol(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     _open(page, server, "")
-    page.get_by_text("Next forecast").wait_for()
+    page.get_by_text(re.compile("Next forecast")).first.wait_for()
     _shot(page, "overview")
     page.get_by_role("link", name="Forecast").last.click()
     wait_idle(page)
