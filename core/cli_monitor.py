@@ -1,4 +1,5 @@
-"""CLI subcommands for monitoring: replay, ledger, alerts, drift, calibrate-drift."""
+"""CLI subcommands for monitoring: schedule (worker), run-daily, run-weekly, replay, ledger,
+alerts, drift, calibrate-drift."""
 
 from __future__ import annotations
 
@@ -202,7 +203,89 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _symbols_arg(raw: str | None) -> list[str]:
+    return [s.strip().upper() for s in (raw or "").split(",") if s.strip()]
+
+
+def _resolve_symbols(ctx: Any, raw: str | None) -> list[str]:
+    from core.market.store import stored_symbols
+
+    names = _symbols_arg(raw) or list(ctx.settings.watchlist) or stored_symbols(ctx.db)
+    if not names:
+        raise SystemExit("error: no symbols: pass --symbols, set WATCHLIST or ingest data first")
+    return names
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    """The ``worker`` process: block on the daily/weekly cron (see core.scheduler)."""
+    import logging
+
+    from core.context import open_context
+    from core.scheduler import PipelineScheduler, ScheduleConfig, next_runs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ctx = open_context()
+    config = ScheduleConfig.from_env(ctx.settings)
+    if args.symbols:
+        config = ScheduleConfig(config.tz, config.daily, config.retrain_day,
+                                config.retrain_time, tuple(_symbols_arg(args.symbols)))
+    scheduler = PipelineScheduler(ctx.db, ctx.settings, config)
+    if args.dry_run:
+        from core.db.base import utcnow
+
+        plan = next_runs(scheduler.build(), utcnow(), n=args.dry_run)
+        _print_json({k: [t.isoformat() for t in v] for k, v in plan.items()})
+        return 0
+    scheduler.start()
+    return 0
+
+
+def _cmd_run_daily(args: argparse.Namespace) -> int:
+    from core.context import open_context
+    from core.pipeline import run_daily
+
+    ctx = open_context()
+    run = run_daily(ctx.db, ctx.settings, _resolve_symbols(ctx, args.symbols), as_of=args.as_of,
+                    horizon=args.horizon, send_report=not args.no_report)
+    _print_json(run.to_dict())
+    return 1 if run.failed_symbols else 0
+
+
+def _cmd_run_weekly(args: argparse.Namespace) -> int:
+    from core.context import open_context
+    from core.pipeline import run_weekly_retrain
+
+    ctx = open_context()
+    run = run_weekly_retrain(ctx.db, ctx.settings, _resolve_symbols(ctx, args.symbols),
+                             backend=args.backend, address=args.address)
+    _print_json(run.to_dict())
+    return 1 if run.failed_symbols else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    sch = sub.add_parser(
+        "schedule",
+        help="worker: run the daily pipeline and weekly retrain on a cron (APScheduler)",
+        description="Daily run at SCHEDULE_DAILY (default 18:00, exchange time zone) on "
+        "trading days; weekly retrain on SCHEDULE_RETRAIN_DAY (default mon) at "
+        "SCHEDULE_RETRAIN_TIME (default 19:00). Missed runs are caught up once at start-up.",
+    )
+    sch.add_argument("--symbols", help="comma-separated (default: WATCHLIST, else all stored)")
+    sch.add_argument("--dry-run", type=int, nargs="?", const=3, default=0, metavar="N",
+                     help="print the next N fire times of each job and exit")
+    sch.set_defaults(func=_cmd_schedule)
+    rd = sub.add_parser("run-daily", help="run the daily pipeline once now")
+    rd.add_argument("--symbols", help="comma-separated (default: WATCHLIST, else all stored)")
+    rd.add_argument("--as-of", type=_date, help="trading day (default: last closed session)")
+    rd.add_argument("--horizon", type=int, default=5)
+    rd.add_argument("--no-report", action="store_true", help="do not send the daily report")
+    rd.set_defaults(func=_cmd_run_daily)
+    rw = sub.add_parser("run-weekly", help="run the weekly retrain (gated promotion) once now")
+    rw.add_argument("--symbols", help="comma-separated (default: WATCHLIST, else all stored)")
+    rw.add_argument("--backend", choices=("local", "dask"))
+    rw.add_argument("--address", help="Dask scheduler address")
+    rw.set_defaults(func=_cmd_run_weekly)
+
     r = sub.add_parser(
         "replay",
         help="run the daily pipeline over stored history (ledger, alerts, drift, retrains)",

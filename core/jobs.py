@@ -28,7 +28,7 @@ from core.errors import CoreError, JobConflict, ModelNotFound, ValidationFailed
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
-KINDS = ("retrain", "fit", "backtest", "ingest", "replay", "demo")
+KINDS = ("retrain", "fit", "backtest", "ingest", "replay", "demo", "daily", "weekly")
 
 Progress = Callable[[float, str], None]
 Handler = Callable[[Database, Job, Progress], dict[str, Any]]

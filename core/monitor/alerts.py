@@ -272,11 +272,46 @@ def evaluate_alerts(
         session, thresholds, symbol, as_of, calendar=calendar, jobs=jobs,
         model_version_id=model_version_id, min_points=min_points,
     )  # fmt: skip
+    return _apply_findings(session, settings, thresholds, symbol, as_of, found, now)
+
+
+def evaluate_job(
+    session: Session,
+    settings: Settings,
+    symbol: str | None,
+    run: JobRun,
+    as_of: dt.date | None,
+    *,
+    now: dt.datetime | None = None,
+) -> AlertOutcome:
+    """Only the failed-job rule for one run of a scheduled job (no commit).
+
+    A failed run opens ``job_failed:<kind>`` for ``symbol`` (None: the whole job); a
+    succeeded run resolves it. The other rules are left alone.
+    """
+    thresholds = check_thresholds(settings.thresholds)
+    found = {job_rule(run.kind): rule_failed_job(run)}
+    return _apply_findings(
+        session, settings, thresholds, symbol, as_of, found, now or utcnow()
+    )
+
+
+def _apply_findings(
+    session: Session,
+    settings: Settings,
+    thresholds: AlertThresholds,
+    symbol: str | None,
+    as_of: dt.date | None,
+    found: dict[str, AlertCandidate | None],
+    now: dt.datetime,
+) -> AlertOutcome:
+    """Open, suppress, cool down or resolve one alert episode per rule in ``found``."""
     outcome = AlertOutcome()
     cooldown = dt.timedelta(days=thresholds.cooldown_days)
+    same_symbol = Alert.symbol.is_(None) if symbol is None else Alert.symbol == symbol
     newest = (
         select(func.max(Alert.id))
-        .where(Alert.symbol == symbol, Alert.rule.in_(list(found)))
+        .where(same_symbol, Alert.rule.in_(list(found)))
         .group_by(Alert.rule)
     )
     latest_by_rule = {

@@ -104,8 +104,12 @@ def send_webhook(url: str, text: str, timeout: float = 5.0) -> None:
         raise DeliveryFailed(f"webhook answered HTTP {status}")
 
 
-def send_email(settings: Settings, subject: str, text: str, timeout: float = 10.0) -> None:
-    """Send one plain-text mail through ``SMTP_HOST:SMTP_PORT`` to ``SMTP_TO``."""
+def send_email(
+    settings: Settings, subject: str, text: str, timeout: float = 10.0,
+    *, html: str | None = None,
+) -> None:
+    """Send one mail through ``SMTP_HOST:SMTP_PORT`` to ``SMTP_TO``: plain text, plus an
+    HTML alternative when ``html`` is given (mail clients show the richer part)."""
     if not settings.smtp_host:
         raise DeliveryFailed("SMTP_HOST is not set")
     if not settings.smtp_recipients:
@@ -115,6 +119,8 @@ def send_email(settings: Settings, subject: str, text: str, timeout: float = 10.
     msg["From"] = settings.smtp_sender
     msg["To"] = ", ".join(settings.smtp_recipients)
     msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
         smtp.send_message(msg)
 
