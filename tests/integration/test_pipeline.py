@@ -208,3 +208,28 @@ def test_daily_report_delivered_by_email_and_slack(
     assert "Forecasts issued:" in text[0] and "AAA (" in text[0]
     assert "step 1: forecast" in text[0]  # DAY1's forecast scored against DAY2's close
     assert "BBB job_failed:daily" in text[0]
+
+
+def test_a_crashed_run_is_recorded_alerted_and_releases_the_lock(
+    market_db: Database, settings: Settings, yahoo: Yahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.monitor import channels
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(channels, "deliver_pending", down)
+    with pytest.raises(RuntimeError, match="database went away"):
+        run_daily(market_db, settings, SYMBOLS, as_of=DAY1, now=after_close(DAY1),
+                  client=FakeClient(yahoo), send_report=False)
+    with market_db.read() as s:
+        job = s.scalars(select(Job).where(Job.kind == "daily")).one()
+    assert (job.status, job.active_key) == ("failed", None)
+    assert "database went away" in (job.error or "")
+    assert (None, "job_failed:daily") in open_alerts(market_db)
+    assert last_succeeded(market_db, "daily") is None
+    monkeypatch.undo()
+    run = run_daily(market_db, settings, SYMBOLS, as_of=DAY1, now=after_close(DAY1),
+                    client=FakeClient(yahoo), send_report=False)
+    assert run.status == "succeeded"  # the lock was released; the next run resolves it
+    assert (None, "job_failed:daily") not in open_alerts(market_db)
