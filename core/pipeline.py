@@ -43,7 +43,7 @@ from core.auth import SYSTEM, Actor
 from core.db.base import utcnow
 from core.db.engine import Database
 from core.db.models import Alert, Job
-from core.errors import ModelNotFound, ValidationFailed
+from core.errors import JobConflict, ModelNotFound, ValidationFailed
 from core.market.calendar import trading_calendar
 from core.market.yahoo import YahooClient
 from core.monitor import alerts, channels
@@ -269,7 +269,7 @@ def _monitor_step(outcome: Any) -> dict[str, Any]:
     return {
         "reconciled": outcome.reconciled,
         "drift_events": outcome.drift.recorded,
-        "retrain_requested": outcome.retrain_requested,
+        "retrain_requested": bool(outcome.drift.recorded) and outcome.retrain_requested,
         "alerts_opened": [a.rule for a in outcome.alerts.opened],
         "alerts_resolved": [a.rule for a in outcome.alerts.resolved],
     }
@@ -290,8 +290,13 @@ def run_daily(
     once: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress = _noop,
+    launch: Callable[[int], Any] | None = jobs.launch,
 ) -> PipelineRun:
     """Ingest, monitor and forecast every symbol for the trading day ``as_of``.
+
+    Drift follows ``DRIFT_POLICY``: with "auto" a detected drift queues a retrain job
+    (auto-promoted through the gate) and ``launch`` starts it in its own process (None:
+    only queue it, for a worker to pick up).
 
     ``as_of`` defaults to the last session closed at ``now`` (default: the wall clock).
     ``client`` replaces the Yahoo download (tests). With ``once`` a day that already has a
@@ -303,6 +308,7 @@ def run_daily(
     names = check_symbols(list(symbols) if not isinstance(symbols, str) else symbols)
     now = now or utcnow()
     as_of = as_of or last_closed_session(settings.exchange, now)
+    drift_settings = drift_settings or DriftSettings(policy=settings.drift_policy)
     job_id = _start(db, DAILY, as_of, names, actor)
     if once and (skipped := _skip_if_done(db, DAILY, job_id, as_of)) is not None:
         return skipped
@@ -319,6 +325,10 @@ def run_daily(
                 db, settings, symbol, as_of, now, fetched.get(symbol), since, horizon,
                 drift_settings, service,
             )
+            if run.symbols[symbol].steps.get("monitor", {}).get("retrain_requested"):
+                run.symbols[symbol].steps["monitor"]["retrain_job"] = _queue_retrain(
+                    db, symbol, actor, launch
+                )
             _job_alert(db, settings, DAILY, symbol, run.symbols[symbol].error, as_of, now)
         _job_alert(db, settings, DAILY, None, None, as_of, now)  # the run itself finished
         report(0.92, "delivering alerts and the daily report")
@@ -334,6 +344,23 @@ def run_daily(
     _finish(db, job_id, run)
     logger.info("daily run %s for %s: %s", job_id, as_of, run.failed_symbols or "all ok")
     return run
+
+
+def _queue_retrain(
+    db: Database, symbol: str, actor: Actor, launch: Callable[[int], Any] | None
+) -> str:
+    """Drift under the "auto" policy: queue (and start) a gated retrain of ``symbol``."""
+    try:
+        job = jobs.submit(db, kind="retrain", symbol=symbol, actor=actor,
+                          params={"auto_promote": True, "reason": "drift"})
+    except JobConflict as exc:
+        return f"not queued: {exc}"
+    if launch is not None:
+        try:
+            launch(job.id)
+        except Exception as exc:  # queued anyway; the Monitoring page can start it
+            logger.error("could not start retrain job %s for %s: %s", job.id, symbol, exc)
+    return f"queued job {job.id}"
 
 
 def jobs_ingest(

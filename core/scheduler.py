@@ -224,12 +224,18 @@ class PipelineScheduler:
         )  # fmt: skip
         return scheduler
 
-    def start(self) -> None:
-        """Recover runs left by a dead worker, catch up once, then block on the cron."""
+    def prepare(self, now: dt.datetime | None = None) -> list[PipelineRun]:
+        """Start-up: fail runs left "running" by a dead worker (their lock), then catch up."""
         from core import jobs
 
-        jobs.recover_orphans(self.db)
-        self.catch_up()
+        recovered = jobs.recover_orphans(self.db)
+        if recovered:
+            logger.warning("%d run(s) interrupted by a stopped worker marked failed", recovered)
+        return self.catch_up(now)
+
+    def start(self) -> None:
+        """Recover, catch up once, then block on the cron."""
+        self.prepare()
         scheduler = self.build()
         for job in scheduler.get_jobs():
             logger.info("scheduled %s: %s", job.name, job.trigger)

@@ -233,3 +233,34 @@ def test_a_crashed_run_is_recorded_alerted_and_releases_the_lock(
                     client=FakeClient(yahoo), send_report=False)
     assert run.status == "succeeded"  # the lock was released; the next run resolves it
     assert (None, "job_failed:daily") not in open_alerts(market_db)
+
+
+def test_drift_under_the_auto_policy_queues_one_gated_retrain(
+    market_db: Database, settings: Settings, yahoo: Yahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.pipeline as pipeline
+    from core.monitor.alerts import AlertOutcome
+    from core.monitor.channels import DeliveryReport
+    from core.monitor.daily import DailyOutcome
+    from core.monitor.drift import DriftDecision
+
+    seen: list[str] = []
+
+    def drifted(session: Any, settings_: Settings, symbol: str, as_of: dt.date,
+                now: dt.datetime, **kw: Any) -> DailyOutcome:
+        seen.append(kw["drift_settings"].policy)
+        decision = DriftDecision(1, True, "queue" if symbol == "AAA" else "none")
+        return DailyOutcome(as_of, 0, decision, AlertOutcome(), DeliveryReport())
+
+    monkeypatch.setattr(pipeline, "monitor_symbol", drifted)
+    launched: list[int] = []
+    auto = dataclasses.replace(settings, drift_policy="auto")
+    run = run_daily(market_db, auto, SYMBOLS, as_of=DAY1, now=after_close(DAY1),
+                    client=FakeClient(yahoo), send_report=False, launch=launched.append)
+    assert seen == ["auto", "auto"]
+    assert run.symbols["AAA"].steps["monitor"]["retrain_job"] == f"queued job {launched[0]}"
+    assert "retrain_job" not in run.symbols["BBB"].steps["monitor"]
+    with market_db.read() as s:
+        job = s.get(Job, launched[0])
+    assert job is not None and (job.kind, job.symbol, job.status) == ("retrain", "AAA", "queued")
+    assert job.params == {"auto_promote": True, "reason": "drift"}

@@ -143,3 +143,23 @@ def test_two_schedulers_against_one_database_run_a_slot_once(
         other_db.dispose()
     assert [j.status for j in daily_jobs(market_db)] == ["succeeded"]
     assert sorted(calls) == SYMBOLS  # only A fetched
+
+
+def test_start_up_recovers_a_run_left_by_a_killed_worker_then_catches_up(
+    market_db: Database, settings: Settings, yahoo: Yahoo  # noqa: F811
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with market_db.begin() as s:  # the worker was killed in the middle of a daily run
+        s.add(Job(kind="daily", symbol=None, status="running", active_key="daily:*",
+                  params={"as_of": "2024-06-06"}, created_by="system", pid=dead.pid,
+                  host=socket.gethostname()))
+    yahoo.until = DAY3
+    scheduler = PipelineScheduler(market_db, settings, config(), client=FakeClient(yahoo))
+    ran = scheduler.prepare(dt.datetime(2024, 6, 8, 9, 0, tzinfo=NY))  # Saturday morning
+    assert [(r.kind, r.as_of) for r in ran] == [("daily", DAY3)]
+    assert [j.status for j in daily_jobs(market_db)] == ["failed", "succeeded"]
