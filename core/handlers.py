@@ -27,6 +27,32 @@ def _retrain(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
     )
 
 
+def _fit(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
+    """Fit and backtest the requested model, then keep it as the symbol's draft; the
+    analyst decides on the page whether to save it. Nothing is written before the fit
+    finishes, so a cancelled or failed fit leaves the registry as it was."""
+    from core.forecast import drafts
+    from core.forecast.service import fit_model
+
+    assert job.symbol is not None
+    settings = Settings.from_env()
+    request = drafts.request_from_params(job.symbol, job.params or {})
+
+    def fit_progress(fraction: float, message: str) -> None:
+        progress(0.95 * fraction, message)
+
+    fitted = fit_model(db, settings, request, progress=fit_progress)
+    progress(0.96, "Keeping the fitted model as a draft")
+    draft = drafts.save_draft(db, settings, fitted, _actor(job))
+    report = fitted.backtest
+    return {
+        "version_id": draft.id,
+        "label": fitted.forecaster.label,
+        "fit_seconds": round(fitted.fit_seconds, 3),
+        "beats_naive": report.beats_naive_text if report is not None else None,
+    }
+
+
 def _ingest(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
     from core.market.ingest import ingest_yahoo
 
@@ -53,5 +79,6 @@ def _demo(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
 HANDLERS: dict[str, Handler] = {
     "demo": _demo,
     "retrain": _retrain,
+    "fit": _fit,
     "ingest": _ingest,
 }

@@ -53,3 +53,6 @@ MON_PROMOTE = "mon_promote"
 AUTH_PASSWORD = "auth_password"
 AUTH_SIGN_IN = "auth_sign_in"
 AUTH_SIGN_OUT = "auth_sign_out"
+
+# Model fitting (background fit job)
+FIT_CANCEL = "fit_cancel"

@@ -1,16 +1,16 @@
-"""Model fitting: choose a model, fit it, see how it would have done against naive,
-save it as a challenger, and manage the champion."""
+"""Model fitting: choose a model, fit it in a background job (the page polls it), see how
+it would have done against naive, save it as a challenger, and manage the champion."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from core import jobs
 from core.errors import CoreError
-from core.forecast import lifecycle
-from core.forecast.diagnostics import residual_diagnostics
-from core.forecast.service import FitRequest, FittedModel, fit_model, save_model
-from dashboard import charts, keys, model_queries, queries, widgets
+from core.forecast import drafts, lifecycle
+from core.forecast.service import FitRequest
+from dashboard import charts, fit_queries, keys, model_queries, queries, widgets
 from dashboard.guard import run, stop_with
 from dashboard.resources import app_context
 from dashboard.selection import current_symbol
@@ -18,7 +18,8 @@ from dashboard.selection import current_symbol
 ctx = app_context()
 actor = widgets.actor()
 symbol = widgets.need_symbol(current_symbol())
-RESULT = "fit_result"
+POLLING = "fit_polling"  # the fit job this session waits for
+SAVED = "fit_saved"  # the "Saved model N as ..." message, shown after the rerun
 
 MODELS = {
     "auto_arima": "Auto-ARIMA (order search)",
@@ -89,38 +90,80 @@ with right:
 request = FitRequest(symbol=symbol, kind=kind, options=options, start=start, end=end,
                      outlier_policy=outliers, folds=int(folds), horizon=int(horizon))
 
-if st.button("Fit and backtest", key=keys.FIT_GO, type="primary", icon=":material/play_arrow:"):
-    st.session_state.pop(RESULT, None)
-    with st.status(f"Fitting {MODELS[kind]} on {symbol}…", expanded=True) as status:
-        bar = st.progress(0.0)
-        try:
-            fitted = fit_model(ctx.db, ctx.settings, request,
-                               progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text))
-        except CoreError as exc:
-            status.update(label="Fit failed", state="error")
-            st.error(str(exc))
-        else:
-            st.session_state[RESULT] = fitted
-            status.update(label=f"Fitted {fitted.forecaster.label} in {fitted.fit_seconds:.2f} s",
-                          state="complete", expanded=False)
+if not actor.is_analyst:
+    st.caption(":material/lock: Fitting runs as a background job and needs an analyst sign-in.")
+elif st.button("Fit and backtest", key=keys.FIT_GO, type="primary", icon=":material/play_arrow:",
+               help="Runs in the background: you may leave the page and come back."):
+    try:
+        job = jobs.submit(ctx.db, kind="fit", symbol=symbol,
+                          params=drafts.request_to_params(request), actor=actor)
+    except CoreError as exc:
+        st.error(str(exc))
+    else:
+        jobs.launch(job.id)
+        st.session_state[POLLING] = job.id
+        st.rerun()
 
-fitted: FittedModel | None = st.session_state.get(RESULT)
-if fitted is not None and fitted.request.symbol == symbol:
+
+def job_panel() -> None:
+    """The latest fit job of this symbol; polls while it is queued or running."""
+    job = fit_queries.latest_job(symbol)
+    if job is None:
+        return
+    label = f"Fit job #{job.id} · {job.status} · {(job.params or {}).get('kind', '')}"
+    if job.status in jobs.ACTIVE:
+        st.session_state[POLLING] = job.id
+        c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+        c1.progress(min(max(job.progress, 0.0), 1.0), text=f"{label} — {job.message or ''}")
+        if actor.is_analyst and c2.button("Cancel", key=keys.FIT_CANCEL, icon=":material/stop:"):
+            try:
+                jobs.cancel(ctx.db, job.id, actor)
+            except CoreError as exc:
+                st.error(str(exc))
+        return
+    if st.session_state.pop(POLLING, None) == job.id:
+        st.rerun()  # the job just finished: refresh the whole page once
+
+
+job = fit_queries.latest_job(symbol)
+polling = (job is not None and job.status in jobs.ACTIVE) or POLLING in st.session_state
+st.fragment(job_panel, run_every="2s" if polling else None)()
+
+if job is not None and job.status == "failed":
+    st.error(f"Fit job #{job.id} failed: {job.error}", icon=":material/error:")
+elif job is not None and job.status == "cancelled":
+    st.warning(f"Fit job #{job.id} was cancelled ({job.message}); nothing was saved.",
+               icon=":material/stop_circle:")
+
+done = job if job is not None and job.status == "succeeded" else None
+version_id = int((done.result or {}).get("version_id") or 0) if done is not None else 0
+role = fit_queries.current_role(version_id) if version_id else None
+if done is not None and version_id and role is None:
+    st.caption(f"The model of fit job #{done.id} was replaced by a newer fit.")
+if done is not None and version_id and role is not None:
+    fitted = run(lambda: fit_queries.fit_view(version_id))
     info = fitted.summary
-    st.subheader(info.get("label", fitted.request.kind))
+    st.subheader(info.get("label", fitted.label))
+    when = f", finished {done.finished_at:%Y-%m-%d %H:%M} UTC" if done.finished_at else ""
+    state = ("not saved yet" if role == drafts.DRAFT
+             else f"saved as model {fitted.version_id} ({role})")
+    st.caption(f"Fit job #{done.id} by {done.created_by}{when} · {state}")
+    for warning in fitted.warnings:
+        st.warning(warning, icon=":material/warning:")
     m = st.columns(5)
-    m[0].metric("Training days", f"{len(fitted.data.y):,}")
-    m[1].metric("AIC", f"{info['aic']:.1f}" if info.get("aic") is not None else "–")
-    m[2].metric("BIC", f"{info['bic']:.1f}" if info.get("bic") is not None else "–")
+    m[0].metric("Training days", f"{fitted.n_obs:,}")
+    m[1].metric("AIC", f"{fitted.aic:.1f}" if fitted.aic is not None else "–")
+    m[2].metric("BIC", f"{fitted.bic:.1f}" if fitted.bic is not None else "–")
     m[3].metric("Fit time", f"{fitted.fit_seconds:.2f} s")
-    if fitted.backtest is not None:
-        bt = fitted.backtest
-        m[4].metric("Beats naive", f"{bt.folds_won} of {bt.folds} folds")
-        if bt.folds_won * 2 <= bt.folds:
+    if fitted.folds_won is not None:
+        won, total = fitted.folds_won
+        m[4].metric("Beats naive", f"{won} of {total} folds")
+        if won * 2 <= total:
             st.warning(
                 f"This model did not beat the naive forecast (tomorrow = today) on most folds "
-                f"({bt.beats_naive_text}). Stock prices are close to a random walk; prefer the "
-                "simpler model unless the difference is material.", icon=":material/balance:")
+                f"(beats naive on {won} of {total} folds). Stock prices are close to a random "
+                "walk; prefer the simpler model unless the difference is material.",
+                icon=":material/balance:")
     if info.get("fallback_reason"):
         st.info(f"Fit note: {info['fallback_reason']}")
     if info.get("weights"):
@@ -129,16 +172,15 @@ if fitted is not None and fitted.request.symbol == symbol:
 
     tab_bt, tab_coef, tab_diag = st.tabs(["Backtest vs naive", "Coefficients", "Residuals"])
     with tab_bt:
-        if fitted.backtest is None:
+        if fitted.folds is None or fitted.steps is None:
             st.caption("No backtest requested.")
         else:
-            folds_frame = fitted.backtest.folds_frame().reset_index()
-            st.plotly_chart(charts.fold_errors(folds_frame, metric="rmse",
+            st.plotly_chart(charts.fold_errors(fitted.folds, metric="rmse",
                                                title="RMSE per fold: model vs naive"),
                             key="fit_folds_chart")
-            st.dataframe(folds_frame, hide_index=True)
+            st.dataframe(fitted.folds, hide_index=True)
             st.markdown("**By horizon step**")
-            st.dataframe(fitted.backtest.steps_frame().reset_index(), hide_index=True)
+            st.dataframe(fitted.steps, hide_index=True)
     with tab_coef:
         coefs = info.get("coefficients") or {}
         if coefs:
@@ -150,10 +192,9 @@ if fitted is not None and fitted.request.symbol == symbol:
         else:
             st.caption("This model has no estimated coefficients.")
     with tab_diag:
-        try:
-            diag = residual_diagnostics(fitted.forecaster.residuals())
-        except (CoreError, ValueError) as exc:
-            st.caption(f"No residual diagnostics: {exc}")
+        diag = fitted.diagnostics
+        if diag is None:
+            st.caption(f"No residual diagnostics: {fitted.diagnostics_note}")
         else:
             st.plotly_chart(
                 charts.residual_diagnostics(diag.residuals, diag.acf, diag.pacf,
@@ -165,18 +206,20 @@ if fitted is not None and fitted.request.symbol == symbol:
             st.markdown(f"**Ljung-Box:** {verdict}")
             st.dataframe(diag.ljung_box, hide_index=True)
 
-    if actor.is_analyst and st.button(
+    if role == drafts.DRAFT and actor.is_analyst and st.button(
         "Save as challenger", key=keys.FIT_SAVE, icon=":material/save:"
     ):
         try:
-            version = save_model(ctx.db, ctx.settings, fitted, actor)
+            version = drafts.keep_draft(ctx.db, version_id, actor)
         except CoreError as exc:
             st.error(str(exc))
         else:
             model_queries.clear()
-            st.session_state.pop(RESULT, None)
-            role = "champion (first model)" if version.role == "champion" else "challenger"
-            st.success(f"Saved model {version.id} as {role}.")
+            label = "champion (first model)" if version.role == "champion" else "challenger"
+            st.session_state[SAVED] = f"Saved model {version.id} as {label}."
+            st.rerun()  # the caption, the saved models and the promote list change
+if SAVED in st.session_state:
+    st.success(st.session_state.pop(SAVED), icon=":material/check_circle:")
 
 st.divider()
 st.subheader("Saved models")

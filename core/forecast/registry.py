@@ -105,10 +105,12 @@ def get_version(session: Session, version_id: int) -> ModelVersion:
 
 
 def list_versions(session: Session, symbol: str) -> list[ModelVersion]:
+    """Saved versions, newest first. Drafts (a fit job's model the analyst has not saved
+    yet, see ``core.forecast.drafts``) are not saved models and are left out."""
     return list(
         session.scalars(
             select(ModelVersion)
-            .where(ModelVersion.symbol == symbol)
+            .where(ModelVersion.symbol == symbol, ModelVersion.role != "draft")
             .order_by(ModelVersion.id.desc())
         )
     )

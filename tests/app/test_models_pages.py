@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from core import jobs
 from core.auth import SYSTEM
 from core.context import AppContext
 from core.forecast.service import FitRequest, fit_model, save_model, versions
 from dashboard import keys
 from tests.app.conftest import assert_clean, run_page
+
+
+@pytest.fixture(autouse=True)
+def _jobs_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fit job runs synchronously in the test process instead of a detached worker."""
+    monkeypatch.setattr(jobs, "launch", run_job_here)
+
+
+def run_job_here(job_id: int, **_: object) -> None:
+    from core.context import open_context
+    from core.handlers import HANDLERS
+
+    jobs.run(open_context().db, job_id, HANDLERS)
 
 
 def _fit_on_page(at, kind: str):  # type: ignore[no-untyped-def]
@@ -50,6 +66,7 @@ def test_too_short_window_is_a_clear_message_and_saves_nothing(sample_app: AppCo
     assert "needs at least" in errors and "trading days" in errors
     assert not [b for b in at.button if b.key == keys.FIT_SAVE]
     assert versions(sample_app.db, "MSFT") == []
+    assert [j.status for j in jobs.recent(sample_app.db)] == ["failed"]
 
 
 def test_forecast_page_without_a_model_points_to_fitting(sample_app: AppContext) -> None:

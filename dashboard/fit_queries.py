@@ -1,0 +1,103 @@
+"""Reads for the Model fitting page: the latest fit job and the model it fitted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.db.models import Job
+from core.errors import CoreError, ModelNotFound
+from core.forecast import drafts
+from core.forecast.backtest import METRICS
+from core.forecast.diagnostics import Diagnostics, residual_diagnostics
+from dashboard.resources import app_context
+
+TTL = dt.timedelta(minutes=5)
+
+
+def latest_job(symbol: str) -> Job | None:
+    """The newest fit job of ``symbol`` (not cached: the page polls it)."""
+    fits = [j for j in jobs.recent(app_context().db, symbol=symbol, limit=20) if j.kind == "fit"]
+    return fits[0] if fits else None
+
+
+@dataclass(frozen=True)
+class FitView:
+    """A fitted model ready to render (plain data: safe to cache and copy)."""
+
+    version_id: int
+    label: str
+    kind: str
+    n_obs: int
+    aic: float | None
+    bic: float | None
+    fit_seconds: float
+    summary: dict[str, Any]
+    backtest: dict[str, Any] | None
+    folds: pd.DataFrame | None  # origin, model metrics, naive_<metric>
+    steps: pd.DataFrame | None  # step, model metrics, naive_<metric>
+    diagnostics: Diagnostics | None
+    diagnostics_note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def folds_won(self) -> tuple[int, int] | None:
+        verdict = (self.backtest or {}).get("beats_naive")
+        if isinstance(verdict, dict):
+            return int(verdict.get("folds_won", 0)), int(verdict.get("folds", 0))
+        return None
+
+
+def backtest_frames(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-fold and per-step tables from a stored backtest (``BacktestReport.to_dict``)."""
+    model = pd.DataFrame(report.get("fold_scores") or []).set_index("fold")
+    naive = pd.DataFrame(report.get("naive_scores") or []).set_index("fold")
+    naive = naive[[m for m in METRICS if m in naive.columns]].add_prefix("naive_")
+    folds = model.join(naive).reset_index()
+    per_step = report.get("per_step") or {}
+    horizon = int(report.get("horizon") or len(next(iter(per_step.values()), [])))
+    idx = pd.RangeIndex(1, horizon + 1, name="step")
+    steps = pd.DataFrame(per_step, index=idx).join(
+        pd.DataFrame(report.get("naive_per_step") or {}, index=idx).add_prefix("naive_")
+    ).reset_index()
+    return folds, steps
+
+
+def current_role(version_id: int) -> str | None:
+    """The version's role now (draft until saved); None once a newer draft replaced it.
+    Not cached: "Save as challenger" changes it."""
+    try:
+        return drafts.get(app_context().db, version_id).role
+    except ModelNotFound:
+        return None
+
+
+@st.cache_data(ttl=TTL, show_spinner="Loading the fitted model…")
+def fit_view(version_id: int) -> FitView:
+    """Everything the page shows about a fitted version (its fit does not change)."""
+    loaded = drafts.load(app_context().db, version_id)
+    v = loaded.version
+    summary = loaded.forecaster.summary()
+    folds = steps = None
+    if v.backtest and v.backtest.get("fold_scores"):
+        folds, steps = backtest_frames(v.backtest)
+    diagnostics, note = None, ""
+    try:
+        diagnostics = residual_diagnostics(loaded.forecaster.residuals())
+    except (CoreError, ValueError) as exc:
+        note = str(exc)
+    return FitView(
+        version_id=v.id, label=str((v.spec or {}).get("label") or v.kind),
+        kind=v.kind, n_obs=v.n_obs, aic=v.aic, bic=v.bic, fit_seconds=v.fit_seconds,
+        summary=summary, backtest=v.backtest, folds=folds, steps=steps,
+        diagnostics=diagnostics, diagnostics_note=note, warnings=loaded.warnings,
+    )
+
+
+def clear() -> None:
+    fit_view.clear()
