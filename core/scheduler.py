@@ -49,7 +49,7 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MISFIRE_GRACE_SECONDS = 6 * 3600
+MISFIRE_GRACE_SECONDS = 12 * 3600  # a run delayed up to 06:00 next day still runs
 
 
 def _hhmm(name: str, raw: str) -> dt.time:
@@ -140,13 +140,29 @@ class PipelineScheduler:
         return default_symbols(self.db, self.settings)
 
     def daily_tick(self, now: dt.datetime | None = None) -> PipelineRun | None:
-        """Run the daily pipeline for today if it is a trading day; None when skipped."""
+        """Run the daily pipeline for the trading day whose slot just passed.
+
+        The day is the latest scheduled slot's (not ``now``'s date), so a run delayed past
+        midnight still processes the right session; a slot older than the misfire grace
+        time means today is no trading day (a holiday): nothing runs (None).
+        """
         now = now or self.clock()
-        today = now.astimezone(self.config.tz).date()
-        if not trading_calendar(self.settings.exchange).is_session(today):
-            logger.info("daily run skipped: %s is not a trading day", today)
+        self._recover()
+        slot = last_daily_slot(self.config, self.settings.exchange, now)
+        if slot is None or (now - slot).total_seconds() > MISFIRE_GRACE_SECONDS:
+            logger.info("daily run skipped: %s is not a trading day",
+                        now.astimezone(self.config.tz).date())
             return None
-        return self._daily(today, now)
+        return self._daily(slot.date(), now)
+
+    def _recover(self) -> None:
+        """Release the lock of a run whose worker died (dead pid here, or no heartbeat)."""
+        from core import jobs
+
+        try:
+            jobs.recover_orphans(self.db)
+        except Exception:
+            logger.exception("could not check for interrupted runs")
 
     def _daily(self, as_of: dt.date, now: dt.datetime) -> PipelineRun | None:
         names = self.symbols()
@@ -163,10 +179,11 @@ class PipelineScheduler:
 
     def weekly_tick(self, now: dt.datetime | None = None) -> PipelineRun | None:
         now = now or self.clock()
+        self._recover()
         names = self.symbols()
         if not names:
             return None
-        as_of = now.astimezone(self.config.tz).date()
+        as_of = last_weekly_slot(self.config, now).date()
         try:
             run = run_weekly_retrain(self.db, self.settings, names, as_of=as_of, now=now,
                                      actor=self.actor, once=True, **self.weekly_options)
@@ -226,11 +243,7 @@ class PipelineScheduler:
 
     def prepare(self, now: dt.datetime | None = None) -> list[PipelineRun]:
         """Start-up: fail runs left "running" by a dead worker (their lock), then catch up."""
-        from core import jobs
-
-        recovered = jobs.recover_orphans(self.db)
-        if recovered:
-            logger.warning("%d run(s) interrupted by a stopped worker marked failed", recovered)
+        self._recover()
         return self.catch_up(now)
 
     def start(self) -> None:

@@ -106,7 +106,10 @@ def test_catch_up_after_downtime_runs_once(
     assert ran[0].failed_symbols == []
     assert ran[0].symbols["AAA"].steps["ingest"]["inserted"] == 2  # Thursday and Friday
     assert scheduler.catch_up(monday_noon + dt.timedelta(minutes=5)) == []  # a restart
-    assert scheduler.daily_tick(monday_noon) is not None  # Monday's own 18:00 slot later
+    assert scheduler.daily_tick(monday_noon) is None  # Friday's slot is done; no new slot
+    monday_evening = dt.datetime(2024, 6, 10, 18, 0, tzinfo=NY)
+    monday = scheduler.daily_tick(monday_evening + dt.timedelta(hours=7, minutes=30))  # 01:30
+    assert monday is not None and monday.as_of == dt.date(2024, 6, 10)
     assert [j.status for j in daily_jobs(market_db)] == ["succeeded"] * 3
 
 
