@@ -15,6 +15,10 @@ from core.forecast.sarimax import SarimaxForecaster
 
 ENGINES = ("statsforecast", "pmdarima")
 CRITERIA = ("aic", "aicc", "bic")
+# With the approximation (CSS search) statsforecast ends by refitting its best order by
+# exact ML; the statsmodels refit does exactly that next, so the engine's exact refit is
+# skipped (method="CSS") and statsmodels starts from the CSS estimates. Same order chosen.
+ENGINE_FINAL_ML = False
 
 
 def trend_for(d: int, with_constant: bool) -> str:
@@ -113,7 +117,7 @@ class AutoARIMA(SarimaxForecaster):
         try:
             with ss.single_threaded():
                 order, seasonal_order, trend, start = select(z)
-        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+        except (ValueError, RuntimeError, KeyError, np.linalg.LinAlgError) as exc:
             raise FitFailed(f"{self.engine} order selection failed: {exc}") from exc
         self.order_, self.seasonal_order_, self.trend_ = order, seasonal_order, trend
         self.fallback_reason_ = None
@@ -137,9 +141,11 @@ class AutoARIMA(SarimaxForecaster):
     def _select_statsforecast(self, z: np.ndarray) -> tuple[Any, Any, str, np.ndarray]:
         from statsforecast.models import AutoARIMA as SFAutoARIMA
 
+        approx = self._approx(len(z))
         model = SFAutoARIMA(max_p=self.max_p, max_q=self.max_q, max_d=self.max_d,
                             seasonal=self.seasonal, season_length=self.season_length,
-                            ic=self.information_criterion, approximation=self._approx(len(z)))
+                            ic=self.information_criterion, approximation=approx,
+                            method="CSS" if approx and not ENGINE_FINAL_ML else None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fitted = model.fit(z).model_
