@@ -54,14 +54,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from core.forecast.batch import BACKENDS, default_address, default_backend
+    from core.forecast.batch import BACKENDS, default_address
 
     p = sub.add_parser("retrain", help="refit many symbols in parallel and save challengers")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--symbols", help="comma-separated, e.g. MSFT,AAPL")
     which.add_argument("--all", action="store_true", help="every stored symbol")
     p.add_argument("--backend", choices=BACKENDS, default=None,
-                   help=f"where to fit (default BATCH_BACKEND or local; now {default_backend()})")
+                   help="where to fit (default: BATCH_BACKEND, else local)")
     p.add_argument("--address", default=default_address(),
                    help="Dask scheduler, e.g. tcp://scheduler:8786 (default DASK_ADDRESS; "
                         "none: a LocalCluster for this run)")
