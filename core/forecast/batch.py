@@ -51,6 +51,7 @@ import pandas as pd
 
 from core.errors import CoreError, ValidationFailed
 from core.forecast.base import Forecaster
+from core.forecast.checks import finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 
 Progress = Callable[[float, str], None]
@@ -174,14 +175,6 @@ class BatchResult:
         return len(self.results) / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
-
-
 def fit_one(item: SeriesInput, kind: str, options: dict[str, Any],
             preselected: Any = None) -> SeriesResult:
     """Fit one series (runs in a worker). Never raises: a failure becomes the result.
@@ -209,7 +202,8 @@ def fit_one(item: SeriesInput, kind: str, options: dict[str, Any],
     return SeriesResult(
         symbol=item.symbol, ok=True, state=state,
         order=tuple(int(x) for x in order) if order else None,  # type: ignore[arg-type]
-        label=model.label, aic=_finite(summary.get("aic")), bic=_finite(summary.get("bic")),
+        label=model.label, aic=finite_or_none(summary.get("aic")),
+        bic=finite_or_none(summary.get("bic")),
         fit_seconds=time.perf_counter() - started,
     )
 

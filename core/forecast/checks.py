@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -90,3 +91,16 @@ def check_choice(name: str, value: object, valid: Iterable[object]) -> None:
     options = list(valid)
     if value not in options:
         raise ValidationFailed(f"{name} must be one of {options}, got {value!r}")
+
+
+def finite_or_none(value: object) -> float | None:
+    """``value`` as a float when it is a finite number, else None (AIC of a baseline, NaN).
+
+    >>> finite_or_none("1.5"), finite_or_none(float("nan")), finite_or_none(None)
+    (1.5, None, None)
+    """
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -25,8 +25,9 @@ from core.errors import ValidationFailed
 from core.forecast import registry
 from core.forecast.artifacts import library_versions, write_artifact
 from core.forecast.base import Forecaster
+from core.forecast.checks import finite_or_none
 from core.forecast.factory import forecaster_from_state
-from core.forecast.service import FitRequest, FittedModel, _finite_or_none, fingerprint
+from core.forecast.service import FitRequest, FittedModel, fingerprint
 from core.settings import Settings
 from core.symbols import check_symbol
 
@@ -110,8 +111,8 @@ def save_draft(
                 n_obs=len(y),
                 data_fingerprint=fingerprint(y),
                 fit_seconds=fitted.fit_seconds,
-                aic=_finite_or_none(summary.get("aic")),
-                bic=_finite_or_none(summary.get("bic")),
+                aic=finite_or_none(summary.get("aic")),
+                bic=finite_or_none(summary.get("bic")),
                 backtest=fitted.backtest.to_dict() if fitted.backtest is not None else None,
                 lib_versions=library_versions(),
                 artifact_path=str(path),

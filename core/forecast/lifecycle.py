@@ -162,6 +162,10 @@ def promote(
         current = registry.champion(session, version.symbol)
     if current is not None and current.id == version.id:
         raise ValidationFailed(f"model {version.id} is already the champion of {version.symbol}")
+    if version.role == "draft":
+        raise ValidationFailed(
+            f"model {version.id} is an unsaved draft; save it as a challenger before promoting it"
+        )
     result = gate(db, settings, version, current, progress=progress) if current else None
     overridden = False
     note = "no champion before"

@@ -25,7 +25,7 @@ from core.forecast import registry
 from core.forecast.artifacts import write_artifact
 from core.forecast.backtest import BacktestReport, backtest
 from core.forecast.base import Forecaster
-from core.forecast.checks import check_horizon
+from core.forecast.checks import check_horizon, finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 from core.forecast.result import ForecastResult
 from core.market.series import PreparedBars, load_series
@@ -185,8 +185,8 @@ def save_model(
         n_obs=len(y),
         data_fingerprint=fingerprint(y),
         fit_seconds=fitted.fit_seconds,
-        aic=_finite_or_none(summary.get("aic")),
-        bic=_finite_or_none(summary.get("bic")),
+        aic=finite_or_none(summary.get("aic")),
+        bic=finite_or_none(summary.get("bic")),
         backtest=fitted.backtest.to_dict() if fitted.backtest is not None else None,
     )
     try:
@@ -197,14 +197,6 @@ def save_model(
     except BaseException:
         path.unlink(missing_ok=True)  # no orphan artifact without its row
         raise
-
-
-def _finite_or_none(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
 
 
 def versions(db: Database, symbol: str) -> list[ModelVersion]:

@@ -50,7 +50,7 @@ from core.errors import FitFailed, ValidationFailed
 from core.forecast import registry
 from core.forecast.artifacts import write_artifact
 from core.forecast.base import Forecaster
-from core.forecast.checks import check_horizon
+from core.forecast.checks import check_horizon, finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 from core.market.calendar import trading_calendar
 from core.market.series import load_series
@@ -268,7 +268,8 @@ class _Replayer:
             },
             exog_policy=None, train_start=dates[0].date(), train_end=dates[-1].date(),
             n_obs=len(dates), data_fingerprint=_fingerprint(forecaster),
-            fit_seconds=fit_seconds, aic=_finite(aic), bic=_finite(bic), backtest=None,
+            fit_seconds=fit_seconds, aic=finite_or_none(aic), bic=finite_or_none(bic),
+            backtest=None,
         )  # fmt: skip
         version = registry.add_version(
             session, new, path=path, sha256=sha256, size=size, created_by=self.actor.name
@@ -289,14 +290,6 @@ class _Replayer:
         for path in self.written:
             path.unlink(missing_ok=True)
         self.written.clear()
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
 
 
 def _fingerprint(forecaster: Forecaster) -> str:

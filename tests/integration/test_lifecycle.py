@@ -102,3 +102,14 @@ def test_failed_registry_write_leaves_no_artifact(
         service.save_model(msft, settings, fitted, SYSTEM)
     leftovers = list(Path(settings.model_dir).rglob("*.joblib"))
     assert leftovers == []
+
+
+def test_a_draft_cannot_be_promoted(msft: Database, settings: Settings) -> None:
+    from core.forecast import drafts
+
+    _save(msft, settings, "drift")
+    request = FitRequest(symbol="MSFT", kind="naive", options={}, start=dt.date(2017, 1, 1),
+                         folds=0)
+    draft = drafts.save_draft(msft, settings, service.fit_model(msft, settings, request), SYSTEM)
+    with pytest.raises(ValidationFailed, match="unsaved draft"):
+        lifecycle.promote(msft, settings, draft.id, SYSTEM, override_reason="try anyway")
