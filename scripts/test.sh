@@ -56,4 +56,8 @@ fi
 echo "== ruff"; $VENV/bin/ruff check core api dashboard pages tests bench dags
 echo "== mypy"; $VENV/bin/mypy
 echo "== pytest"
+if [ $# -eq 0 ]; then
+  # The whole suite, plus the runnable examples in core's docstrings.
+  set -- tests core --doctest-modules --ignore=core/db/migrations
+fi
 $PY -m pytest "$@"
