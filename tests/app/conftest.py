@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +19,19 @@ TIMEOUT = 60
 
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches() -> Iterator[None]:
-    """Streamlit caches outlive an AppTest instance within one pytest process."""
+    """Streamlit caches outlive an AppTest instance within one pytest process.
+
+    AppTest also runs the app as ``__main__`` and leaves it in ``sys.modules``; a later
+    test that spawns processes (Dask's LocalCluster) would re-run the app in every child.
+    """
+    main = sys.modules.get("__main__")
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture
