@@ -7,20 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.cache import DEFAULT_TTL_SECONDS
-from core.errors import ValidationFailed
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name) or ""
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValidationFailed(f"{name} must be >= {minimum}, got {raw!r}")
-    return value
+from core.settings import env_int
 
 
 @dataclass(frozen=True)
@@ -42,7 +29,9 @@ class ApiConfig:
         env = os.environ if env is None else env
         return cls(
             redis_url=env.get("REDIS_URL") or None,
-            prediction_ttl_seconds=_int(env, "PREDICTION_TTL_SECONDS", DEFAULT_TTL_SECONDS, 1),
-            key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 5, 0),
-            champion_ttl_seconds=_int(env, "API_CHAMPION_TTL_SECONDS", 1, 0),
+            prediction_ttl_seconds=env_int(
+                env, "PREDICTION_TTL_SECONDS", DEFAULT_TTL_SECONDS, minimum=1
+            ),
+            key_cache_seconds=env_int(env, "API_KEY_CACHE_SECONDS", 5, minimum=0),
+            champion_ttl_seconds=env_int(env, "API_CHAMPION_TTL_SECONDS", 1, minimum=0),
         )

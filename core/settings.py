@@ -16,7 +16,8 @@ from core.errors import ValidationFailed
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    """A number from the environment, or ``default``; a clear error names a bad value."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -29,7 +30,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number from the environment, or ``default``; a clear error names a bad value."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -87,29 +89,29 @@ class Settings:
         if drift_policy not in ("manual", "auto"):
             raise ValidationFailed(f"DRIFT_POLICY must be 'manual' or 'auto', got {drift_policy!r}")
         thresholds = AlertThresholds(
-            rmse_abs=_float(env, "ALERT_RMSE_ABS", 2.0),
-            rmse_pct_of_price=_float(env, "ALERT_RMSE_PCT", 2.0),
-            mase_above_one_days=_int(env, "ALERT_MASE_DAYS", 5, minimum=1),
-            coverage80_min=_float(env, "ALERT_COVERAGE80_MIN", 0.70),
-            coverage95_min=_float(env, "ALERT_COVERAGE95_MIN", 0.85),
-            stale_trading_days=_int(env, "ALERT_STALE_DAYS", 3, minimum=1),
-            window_days=_int(env, "ALERT_WINDOW_DAYS", 30, minimum=2),
-            cooldown_days=_int(env, "ALERT_COOLDOWN_DAYS", 5, minimum=0),
+            rmse_abs=env_float(env, "ALERT_RMSE_ABS", 2.0),
+            rmse_pct_of_price=env_float(env, "ALERT_RMSE_PCT", 2.0),
+            mase_above_one_days=env_int(env, "ALERT_MASE_DAYS", 5, minimum=1),
+            coverage80_min=env_float(env, "ALERT_COVERAGE80_MIN", 0.70),
+            coverage95_min=env_float(env, "ALERT_COVERAGE95_MIN", 0.85),
+            stale_trading_days=env_int(env, "ALERT_STALE_DAYS", 3, minimum=1),
+            window_days=env_int(env, "ALERT_WINDOW_DAYS", 30, minimum=2),
+            cooldown_days=env_int(env, "ALERT_COOLDOWN_DAYS", 5, minimum=0),
         )
         recipients = tuple(r.strip() for r in env.get("SMTP_TO", "").split(",") if r.strip())
         return cls(
             database_url=database_url,
             data_dir=data_dir,
             model_dir=model_dir,
-            upload_max_mb=_float(env, "UPLOAD_MAX_MB", 20.0, minimum=0.001),
+            upload_max_mb=env_float(env, "UPLOAD_MAX_MB", 20.0, minimum=0.001),
             exchange=env.get("EXCHANGE", "XNYS"),
-            revision_days=_int(env, "REVISION_DAYS", 5),
-            yahoo_max_retries=_int(env, "YAHOO_MAX_RETRIES", 3),
-            yahoo_backoff_seconds=_float(env, "YAHOO_BACKOFF_SECONDS", 2.0),
+            revision_days=env_int(env, "REVISION_DAYS", 5),
+            yahoo_max_retries=env_int(env, "YAHOO_MAX_RETRIES", 3),
+            yahoo_backoff_seconds=env_float(env, "YAHOO_BACKOFF_SECONDS", 2.0),
             thresholds=thresholds,
             slack_webhook_url=env.get("SLACK_WEBHOOK_URL") or None,
             smtp_host=env.get("SMTP_HOST") or None,
-            smtp_port=_int(env, "SMTP_PORT", 25, minimum=1),
+            smtp_port=env_int(env, "SMTP_PORT", 25, minimum=1),
             smtp_sender=env.get("SMTP_FROM", "forecasts@localhost"),
             smtp_recipients=recipients,
             drift_policy=drift_policy,

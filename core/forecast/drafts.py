@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from core.auth import Actor, require_analyst
@@ -23,11 +22,10 @@ from core.db.engine import Database
 from core.db.models import ModelEvent, ModelVersion
 from core.errors import ValidationFailed
 from core.forecast import registry
-from core.forecast.artifacts import library_versions, write_artifact
+from core.forecast.artifacts import write_artifact
 from core.forecast.base import Forecaster
-from core.forecast.checks import finite_or_none
 from core.forecast.factory import forecaster_from_state
-from core.forecast.service import FitRequest, FittedModel, fingerprint
+from core.forecast.service import FitRequest, FittedModel, describe_fit
 from core.settings import Settings
 from core.symbols import check_symbol
 
@@ -87,8 +85,7 @@ def save_draft(
     state = fitted.forecaster.to_state()
     path = registry.artifact_path(settings.model_dir, symbol)
     sha256, size = write_artifact(path, state)
-    summary = fitted.forecaster.summary()
-    y = fitted.data.y
+    new = describe_fit(fitted)
     try:
         with db.begin() as session:
             old = list(session.scalars(
@@ -98,28 +95,8 @@ def save_draft(
             old_paths = [Path(v.artifact_path) for v in old]
             for version in old:
                 session.delete(version)
-            draft = ModelVersion(
-                symbol=symbol,
-                kind=request.kind,
-                engine=request.options.get("engine"),
-                spec={**request.spec(), "order": summary.get("order"),
-                      "label": fitted.forecaster.label},
-                exog_policy=(request.options.get("exog_policy")
-                             if request.kind == "arimax" else None),
-                train_start=pd.Timestamp(y.index[0]).date(),
-                train_end=pd.Timestamp(y.index[-1]).date(),
-                n_obs=len(y),
-                data_fingerprint=fingerprint(y),
-                fit_seconds=fitted.fit_seconds,
-                aic=finite_or_none(summary.get("aic")),
-                bic=finite_or_none(summary.get("bic")),
-                backtest=fitted.backtest.to_dict() if fitted.backtest is not None else None,
-                lib_versions=library_versions(),
-                artifact_path=str(path),
-                artifact_sha256=sha256,
-                artifact_bytes=size,
-                role=DRAFT,
-                created_by=actor.name,
+            draft = registry.make_row(
+                new, path=path, sha256=sha256, size=size, role=DRAFT, created_by=actor.name
             )
             session.add(draft)
             session.flush()

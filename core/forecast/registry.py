@@ -44,18 +44,11 @@ def artifact_path(model_dir: Path, symbol: str) -> Path:
     return model_dir / symbol / f"{uuid.uuid4().hex}.joblib"
 
 
-def add_version(
-    session: Session,
-    new: NewVersion,
-    *,
-    path: Path,
-    sha256: str,
-    size: int,
-    created_by: str,
+def make_row(
+    new: NewVersion, *, path: Path, sha256: str, size: int, role: str, created_by: str
 ) -> ModelVersion:
-    """Insert a version row; the first version of a symbol becomes its champion."""
-    current = champion(session, new.symbol)
-    version = ModelVersion(
+    """The registry row for a fitted model whose artifact is at ``path``."""
+    return ModelVersion(
         symbol=new.symbol,
         kind=new.kind,
         engine=new.engine,
@@ -73,8 +66,25 @@ def add_version(
         artifact_path=str(path),
         artifact_sha256=sha256,
         artifact_bytes=size,
-        role="champion" if current is None else "challenger",
+        role=role,
         created_by=created_by,
+    )
+
+
+def add_version(
+    session: Session,
+    new: NewVersion,
+    *,
+    path: Path,
+    sha256: str,
+    size: int,
+    created_by: str,
+) -> ModelVersion:
+    """Insert a version row; the first version of a symbol becomes its champion."""
+    current = champion(session, new.symbol)
+    version = make_row(
+        new, path=path, sha256=sha256, size=size,
+        role="champion" if current is None else "challenger", created_by=created_by,
     )
     session.add(version)
     session.flush()

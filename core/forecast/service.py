@@ -163,18 +163,12 @@ def fit_model(
     return FittedModel(request, forecaster, data, fit_seconds, report)
 
 
-def save_model(
-    db: Database, settings: Settings, fitted: FittedModel, actor: Actor
-) -> ModelVersion:
-    """Write the artifact atomically, then its registry row; the first model is champion."""
-    require_analyst(actor, "save a model")
+def describe_fit(fitted: FittedModel) -> registry.NewVersion:
+    """What the registry records about a fit: spec, window, fingerprint, criteria, backtest."""
     request = fitted.request
-    state = fitted.forecaster.to_state()
-    path = registry.artifact_path(settings.model_dir, request.symbol)
-    sha256, size = write_artifact(path, state)
     summary = fitted.forecaster.summary()
     y = fitted.data.y
-    new = registry.NewVersion(
+    return registry.NewVersion(
         symbol=check_symbol(request.symbol),
         kind=request.kind,
         engine=request.options.get("engine"),
@@ -189,6 +183,18 @@ def save_model(
         bic=finite_or_none(summary.get("bic")),
         backtest=fitted.backtest.to_dict() if fitted.backtest is not None else None,
     )
+
+
+def save_model(
+    db: Database, settings: Settings, fitted: FittedModel, actor: Actor
+) -> ModelVersion:
+    """Write the artifact atomically, then its registry row; the first model is champion."""
+    require_analyst(actor, "save a model")
+    request = fitted.request
+    state = fitted.forecaster.to_state()
+    path = registry.artifact_path(settings.model_dir, request.symbol)
+    sha256, size = write_artifact(path, state)
+    new = describe_fit(fitted)
     try:
         with db.begin() as session:
             return registry.add_version(
