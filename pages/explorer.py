@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import jobs
 from core.errors import CoreError
 from core.market import ingest
+from core.symbols import check_symbols
 from dashboard import charts, keys, queries, widgets
 from dashboard.guard import run, stop_with
 from dashboard.resources import app_context
@@ -16,6 +18,62 @@ ctx = app_context()
 actor = widgets.actor()
 symbol = current_symbol()
 ADJUST_LABELS = {"split": "Split-adjusted", "split_dividend": "Split + dividend", "raw": "Raw"}
+
+
+def fetch_inline(symbols: list[str]) -> None:
+    """One symbol: fetch in this run, with a progress bar."""
+    with st.status("Fetching from Yahoo Finance…", expanded=True) as status:
+        bar = st.progress(0.0)
+        try:
+            summary = ingest.ingest_yahoo(
+                ctx.db, ctx.settings, symbols, created_by=actor.name,
+                progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text),
+            )
+        except CoreError as exc:
+            status.update(label="Fetch failed", state="error")
+            st.error(f"{exc} Stored data is unaffected.")
+            return
+        queries.clear()
+        for result in summary.results:
+            text = f"{result.symbol}: {result.status} - {result.message}"
+            (st.success if result.ok else st.error)(text)
+        status.update(
+            label="Fetch finished" if summary.ok else "Fetch finished with errors",
+            state="complete" if summary.ok else "error",
+        )
+
+
+def start_ingest_job(symbols: list[str]) -> None:
+    """Several symbols: a background job, so the page stays responsive."""
+    try:
+        job = jobs.submit(ctx.db, kind="ingest", symbol=None, params={"symbols": symbols},
+                          actor=actor)
+    except CoreError as exc:
+        st.error(str(exc))
+        return
+    jobs.launch(job.id)
+    st.session_state["ex_ingest_polling"] = job.id
+    st.rerun()
+
+
+def ingest_job_panel() -> None:
+    """The latest multi-symbol fetch: progress while it runs, per-symbol outcome after."""
+    latest = next((j for j in jobs.recent(ctx.db, limit=20) if j.kind == "ingest"), None)
+    if latest is None:
+        return
+    if latest.status in jobs.ACTIVE:
+        st.progress(latest.progress, text=f"Fetch job #{latest.id}: {latest.message or ''}")
+        return
+    if st.session_state.pop("ex_ingest_polling", None) == latest.id:
+        queries.clear()
+        st.rerun()  # finished: refresh the symbol list and charts once
+    if latest.status == "failed":
+        st.error(f"Fetch job #{latest.id} failed: {latest.error}. Stored data is unaffected.")
+        return
+    for result in (latest.result or {}).get("results", []):
+        ok = result.get("status") != "failed"
+        text = f"{result['symbol']}: {result['status']} - {result['message']}"
+        (st.success if ok else st.error)(text)
 
 
 def import_panel() -> None:
@@ -31,26 +89,17 @@ def import_panel() -> None:
             help="Incremental: only days after the last stored one, plus a few to catch revisions.",
         )
         if st.button("Fetch latest", key=keys.EX_FETCH, icon=":material/cloud_download:"):
-            with st.status("Fetching from Yahoo Finance…", expanded=True) as status:
-                bar = st.progress(0.0)
-                try:
-                    summary = ingest.ingest_yahoo(
-                        ctx.db, ctx.settings, symbols, created_by=actor.name,
-                        progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text),
-                    )
-                except CoreError as exc:
-                    status.update(label="Fetch failed", state="error")
-                    st.error(f"{exc} Stored data is unaffected.")
+            try:
+                wanted = check_symbols(symbols)
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                if len(wanted) == 1:
+                    fetch_inline(wanted)
                 else:
-                    queries.clear()
-                    for result in summary.results:
-                        (st.success if result.ok else st.error)(
-                            f"{result.symbol}: {result.message}"
-                        )
-                    status.update(
-                        label="Fetch finished" if summary.ok else "Fetch finished with errors",
-                        state="complete" if summary.ok else "error",
-                    )
+                    start_ingest_job(wanted)
+        polling = "ex_ingest_polling" in st.session_state
+        st.fragment(ingest_job_panel, run_every="2s" if polling else None)()
     with upload_col, st.container(border=True):
         st.markdown("**Import a CSV**")
         st.caption(

@@ -49,3 +49,39 @@ def test_viewer_sees_no_import_controls(
     assert_clean(at)
     assert not [b for b in at.button if b.key in (keys.EX_FETCH, keys.EX_UPLOAD_GO)]
     assert any("needs an analyst sign-in" in c.value for c in at.caption)
+
+
+def test_fetching_several_symbols_runs_as_a_background_job(
+    sample_app: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import jobs
+    from core.handlers import HANDLERS
+    from core.market.store import stored_symbols
+    from tests.unit.test_market_fakes import history_frame
+
+    days = ["2017-11-06", "2017-11-07", "2017-11-08", "2017-11-09", "2017-11-10"]
+
+    def yahoo_history(symbol, start, end):  # type: ignore[no-untyped-def]
+        if symbol == "AAPL":
+            return history_frame(days, [170.0, 171.0, 172.0, 173.5, 174.0])
+        raise DNSError("Could not resolve host: query2.finance.yahoo.com")
+
+    launched: list[int] = []
+    monkeypatch.setattr(yahoo, "yfinance_history", yahoo_history)
+    monkeypatch.setattr(jobs, "launch", lambda job_id, **_: launched.append(job_id))
+    at = run_page("explorer.py")
+    at.text_input(key=keys.EX_FETCH_SYMBOLS).input("AAPL, GOOG").run()
+    at.button(key=keys.EX_FETCH).click().run()
+    assert_clean(at)
+    assert len(launched) == 1
+    job = jobs.get(sample_app.db, launched[0])
+    assert (job.kind, job.params) == ("ingest", {"symbols": ["AAPL", "GOOG"]})
+
+    done = jobs.run(sample_app.db, job.id, HANDLERS)  # what the worker process does
+    assert done.status == "succeeded"
+    at.run()
+    assert_clean(at)
+    messages = [*(s.value for s in at.success), *(e.value for e in at.error)]
+    assert any(m.startswith("AAPL: succeeded") for m in messages)
+    assert any(m.startswith("GOOG: failed") and "unreachable" in m for m in messages)
+    assert stored_symbols(sample_app.db) == ["AAPL", "MSFT"]
