@@ -10,7 +10,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.market import ingest
 from core.market.calendar import trading_calendar
 from core.market.ingest_runs import recent_ingest_runs
 from core.market.series import PreparedBars, load_series
@@ -45,6 +44,8 @@ def prepared_bars(
 
 @st.cache_data(ttl=LONG, show_spinner=False)
 def validation_report(symbol: str) -> ValidationReport:
+    from core.market import ingest  # yfinance comes with it: only the explorer needs it
+
     ctx = app_context()
     return ingest.validate_stored(ctx.db, symbol, trading_calendar(ctx.settings.exchange))
 

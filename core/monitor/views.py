@@ -16,7 +16,6 @@ from sqlalchemy import select
 from core.db.engine import Database
 from core.db.models import Alert, DriftEvent, ModelEvent, ModelVersion
 from core.forecast import registry
-from core.monitor import drift
 from core.monitor.ledger import ledger_frame
 from core.monitor.scores import (
     Scores,
@@ -146,6 +145,8 @@ class Calibration:
 def calibrate(frame: pd.DataFrame, *, shift_sd: float = 1.5) -> list[Calibration]:
     """Replay ADWIN and KSWIN over the logged step-1 errors with a shift injected halfway
     (``shift_sd`` error standard deviations): false alarms before it, delay after it."""
+    from core.monitor import drift  # river's import costs ~1.5 s: only here
+
     errors, _ = drift.error_stream(frame, step=1)
     if len(errors) < 40:
         return []
@@ -194,6 +195,22 @@ class SymbolCard:
     forecast_error: str | None
 
 
+def _logged_next_forecast(
+    ledger: pd.DataFrame, version_id: int, last_date: dt.date
+) -> tuple[dt.date, float, float, float] | None:
+    """The champion's one-step forecast already issued from the newest bar, if any (the
+    daily job, a replay or a page logged it): showing it needs no model at all."""
+    if ledger.empty:
+        return None
+    rows = ledger[(ledger["model_version_id"] == version_id) & (ledger["step"] == 1)
+                  & (ledger["data_date"] == pd.Timestamp(last_date))]
+    if rows.empty:
+        return None
+    row = rows.iloc[-1]
+    return (pd.Timestamp(row["target_date"]).date(), float(row["mean"]), float(row["lo80"]),
+            float(row["hi80"]))
+
+
 def _label(version: ModelVersion) -> str:
     return str((version.spec or {}).get("label") or version.kind)
 
@@ -218,14 +235,18 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
     next_date = next_mean = next_lo = next_hi = None
     error = None
     if champion is not None:
-        try:
-            view = service.forecast(db, settings, symbol, 1, issued_by="dashboard")
-        except CoreError as exc:
-            error = str(exc)
+        logged = _logged_next_forecast(frame, champion.id, last_date)
+        if logged is not None:
+            next_date, next_mean, next_lo, next_hi = logged
         else:
-            next_date = pd.Timestamp(view.result.dates[0]).date()
-            next_mean = float(view.result.mean[0])
-            next_lo, next_hi = float(view.result.lo80[0]), float(view.result.hi80[0])
+            try:
+                view = service.forecast(db, settings, symbol, 1, issued_by="dashboard")
+            except CoreError as exc:
+                error = str(exc)
+            else:
+                next_date = pd.Timestamp(view.result.dates[0]).date()
+                next_mean = float(view.result.mean[0])
+                next_lo, next_hi = float(view.result.lo80[0]), float(view.result.hi80[0])
     return SymbolCard(
         symbol=symbol,
         last_date=last_date,
