@@ -7,9 +7,13 @@ days the exchange was (or will be) open.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+import os
+import tempfile
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from core.errors import ValidationFailed
@@ -26,10 +30,38 @@ class TradingCalendar:
                 f"unknown exchange {exchange!r}; use an exchange_calendars code "
                 "such as XNYS or XLON"
             )
-        last = (pd.Timestamp.today().normalize() + pd.DateOffset(years=3)).strftime("%Y-%m-%d")
         self.exchange = exchange
-        self._cal = xcals.get_calendar(exchange, start=_FIRST, end=last)
-        self._sessions: pd.DatetimeIndex = pd.DatetimeIndex(self._cal.sessions).tz_localize(None)
+        self._last = (pd.Timestamp.today().normalize() + pd.DateOffset(years=3)).strftime(
+            "%Y-%m-%d"
+        )
+        self._sessions: pd.DatetimeIndex = self._load_sessions()
+
+    @cached_property
+    def _cal(self) -> xcals.ExchangeCalendar:
+        """The full exchange_calendars object (open/close times); built on first use."""
+        return xcals.get_calendar(self.exchange, start=_FIRST, end=self._last)
+
+    def _load_sessions(self) -> pd.DatetimeIndex:
+        """Sessions from a small on-disk cache keyed by exchange, library version and end
+        date; building the calendar takes ~1.4 s, loading the cached dates ~1 ms."""
+        name = f"stockcast-{self.exchange}-{xcals.__version__}-{_FIRST}-{self._last}.npy"
+        path = Path(tempfile.gettempdir()) / name
+        try:
+            return pd.DatetimeIndex(np.load(path, allow_pickle=False))
+        except (OSError, ValueError):
+            pass
+        sessions = pd.DatetimeIndex(self._cal.sessions).tz_localize(None)
+        try:  # atomic: a reader never sees half a file
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+        except OSError:
+            return sessions  # no writable temp dir: the cache is an optimisation only
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.save(handle, sessions.to_numpy(dtype="datetime64[ns]"), allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+        return sessions
 
     @property
     def all_sessions(self) -> pd.DatetimeIndex:
