@@ -59,7 +59,7 @@ if not stored or st.session_state.get("ov_demo_polling"):
         st.stop()
 
 watch = [s for s in (ctx.settings.watchlist or stored) if s in stored] or stored
-cols = st.columns(3)
+cols = st.columns(2 if len(watch) <= 2 else 3)  # a lone card needs room for its metrics
 for i, symbol in enumerate(watch):
     with cols[i % len(cols)], st.container(border=True):
         try:
