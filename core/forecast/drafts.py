@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from core.auth import Actor, require_analyst
 from core.db.engine import Database
-from core.db.models import ModelEvent, ModelVersion
+from core.db.models import ModelVersion
 from core.errors import ValidationFailed
 from core.forecast import registry
 from core.forecast.artifacts import write_artifact
@@ -118,19 +118,7 @@ def keep_draft(db: Database, version_id: int, actor: Actor) -> ModelVersion:
             raise ValidationFailed(
                 f"model {version.id} is already saved (it is the {version.symbol} {version.role})"
             )
-        current = registry.champion(session, version.symbol)
-        version.role = "champion" if current is None else "challenger"
-        version.created_by = actor.name
-        session.add(
-            ModelEvent(
-                symbol=version.symbol,
-                action="promote" if current is None else "create",
-                version_id=version.id,
-                previous_id=None,
-                note="first model for this symbol" if current is None else "saved as challenger",
-                created_by=actor.name,
-            )
-        )
+        registry.enter(session, version, created_by=actor.name)
         session.flush()
         return version
 

@@ -81,24 +81,30 @@ def add_version(
     created_by: str,
 ) -> ModelVersion:
     """Insert a version row; the first version of a symbol becomes its champion."""
-    current = champion(session, new.symbol)
-    version = make_row(
-        new, path=path, sha256=sha256, size=size,
-        role="champion" if current is None else "challenger", created_by=created_by,
-    )
+    version = make_row(new, path=path, sha256=sha256, size=size, role="challenger",
+                       created_by=created_by)
     session.add(version)
     session.flush()
+    enter(session, version, created_by=created_by)
+    return version
+
+
+def enter(session: Session, version: ModelVersion, *, created_by: str) -> None:
+    """Make a flushed row a registered model: the symbol's first becomes champion, any
+    later one a challenger; the history records which."""
+    first = champion(session, version.symbol) is None
+    version.role = "champion" if first else "challenger"
+    version.created_by = created_by
     session.add(
         ModelEvent(
-            symbol=new.symbol,
-            action="promote" if current is None else "create",
+            symbol=version.symbol,
+            action="promote" if first else "create",
             version_id=version.id,
             previous_id=None,
-            note="first model for this symbol" if current is None else "saved as challenger",
+            note="first model for this symbol" if first else "saved as challenger",
             created_by=created_by,
         )
     )
-    return version
 
 
 def champion(session: Session, symbol: str) -> ModelVersion | None:
