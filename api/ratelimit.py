@@ -27,6 +27,9 @@ class RateLimiter(Protocol):
     def hit(self, key: str, limit: int) -> Decision: ...
 
 
+ALLOWED = Decision(True, 0)
+
+
 def _retry_after(now: float) -> int:
     return max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
 
@@ -48,7 +51,7 @@ class MemoryRateLimiter:
                 count = 0
             count += 1
             self._counts[key] = (window, count)
-        return Decision(True, 0) if count <= limit else Decision(False, _retry_after(now))
+        return ALLOWED if count <= limit else Decision(False, _retry_after(now))
 
 
 class RedisRateLimiter:
@@ -71,4 +74,4 @@ class RedisRateLimiter:
         pipe.incr(name)
         pipe.expire(name, WINDOW_SECONDS + 5)
         count = int(pipe.execute()[0])
-        return Decision(True, 0) if count <= limit else Decision(False, _retry_after(now))
+        return ALLOWED if count <= limit else Decision(False, _retry_after(now))

@@ -1,8 +1,15 @@
 """The request log: every request becomes an ``api_requests`` row, written in batches.
 
 A middleware only appends a tuple to a queue; a daemon thread inserts whatever has queued
-every half second (one multi-row INSERT). A request never waits for the database, so the
-log costs little throughput; a crash loses at most the last half second of log rows.
+every half second. A request never waits for the database; a crash loses at most the last
+half second of log rows.
+
+The batch goes in as multi-row ``INSERT ... VALUES (...), (...)`` statements of up to
+``ROWS_PER_STATEMENT`` rows, not as a driver ``executemany``. ``executemany`` hands the GIL
+back and forth once per row (sqlite3 releases it around every step), and each hand-over
+interrupts the event loop thread: measured at 50 clients, that convoy cost ~0.17 ms of CPU
+per request, 40% of a cached ``/predict``. One statement per 160 rows releases it 160
+times less often.
 """
 
 from __future__ import annotations
@@ -12,18 +19,30 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.db.base import utcnow
 from core.db.engine import Database
 from core.db.models import ApiRequest
 
 log = logging.getLogger(__name__)
 SCOPE_KEY = "stockcast.log"  # per-request dict in the ASGI scope; auth puts the key prefix in it
+
+COLUMNS = ("time", "key_prefix", "method", "path", "status", "latency_ms")
+# 160 rows x 6 columns = 960 parameters: under SQLite's historical limit of 999 per statement.
+ROWS_PER_STATEMENT = 160
+Row = tuple[float, str | None, str, str, int, float]  # (Unix time, key prefix, method, ...)
+
+
+@cache
+def insert_sql(n_rows: int, placeholder: str) -> str:
+    """``INSERT INTO api_requests (...) VALUES (?, ...), ... `` for ``n_rows`` rows."""
+    one = "(" + ", ".join([placeholder] * len(COLUMNS)) + ")"
+    return (f"INSERT INTO {ApiRequest.__tablename__} ({', '.join(COLUMNS)}) VALUES "
+            + ", ".join([one] * n_rows))
 
 
 class RequestLog:
@@ -33,21 +52,25 @@ class RequestLog:
         self._db = db
         self._flush_seconds = flush_seconds
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Row] = queue.SimpleQueue()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        dialect = db.engine.dialect
+        # The column type's own conversion (SQLite stores text), as SQLAlchemy would apply it
+        time_type = ApiRequest.__table__.c.time.type
+        self._time_to_db: Callable[[dt.datetime], Any] | None = (
+            time_type.dialect_impl(dialect).bind_processor(dialect))
+        self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         self.dropped = 0
 
     def record(
-        self, *, time: dt.datetime, key_prefix: str | None, method: str, path: str,
+        self, *, at: float, key_prefix: str | None, method: str, path: str,
         status: int, latency_ms: float,
     ) -> None:
-        self._queue.put({
-            "time": time, "key_prefix": key_prefix, "method": method[:8], "path": path[:256],
-            "status": status, "latency_ms": latency_ms,
-        })
+        """Queue one row; ``at`` is the request's start as a Unix time (converted when written)."""
+        self._queue.put((at, key_prefix, method[:8], path[:256], status, latency_ms))
         if self._thread is None:
             self._start()
 
@@ -67,7 +90,7 @@ class RequestLog:
         with self._write_lock:
             written = 0
             while True:
-                rows: list[dict[str, Any]] = []
+                rows: list[Row] = []
                 while len(rows) < self._max_batch:
                     try:
                         rows.append(self._queue.get_nowait())
@@ -76,12 +99,24 @@ class RequestLog:
                 if not rows:
                     return written
                 try:
-                    with self._db.engine.begin() as conn:  # Core executemany: no ORM per row
-                        conn.execute(insert(ApiRequest), rows)
+                    self._write(rows)
                     written += len(rows)
                 except (OperationalError, DBAPIError) as exc:  # database down: drop, keep serving
                     self.dropped += len(rows)
                     log.warning("dropped %d request-log rows: %s", len(rows), exc)
+
+    def _write(self, rows: Sequence[Row]) -> None:
+        """One transaction, one multi-row INSERT per ``ROWS_PER_STATEMENT`` rows."""
+        to_db = self._time_to_db
+        with self._db.engine.begin() as conn:
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start:start + ROWS_PER_STATEMENT]
+                params: list[Any] = []
+                for at, *rest in chunk:
+                    when = dt.datetime.fromtimestamp(at, dt.UTC)
+                    params.append(to_db(when) if to_db is not None else when)
+                    params.extend(rest)
+                conn.exec_driver_sql(insert_sql(len(chunk), self._placeholder), tuple(params))
 
     def close(self) -> None:
         """Stop the thread and write what is left (called on shutdown)."""
@@ -103,7 +138,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        at = utcnow()
+        at = time.time()
         status = 500
         info: dict[str, Any] = {}
         scope[SCOPE_KEY] = info
@@ -120,7 +155,7 @@ class RequestLogMiddleware:
             sink = self.sink()
             if sink is not None:
                 sink.record(
-                    time=at, key_prefix=info.get("key_prefix"), method=scope["method"],
+                    at=at, key_prefix=info.get("key_prefix"), method=scope["method"],
                     path=scope["path"], status=status,
                     latency_ms=(time.perf_counter() - started) * 1000.0,
                 )

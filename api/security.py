@@ -47,11 +47,23 @@ async def _lookup(rt: Runtime, key: str) -> KeyInfo | None:
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from ``X-API-Key``, else from ``Authorization: Bearer <key>``."""
-    key = request.headers.get("x-api-key")
-    if key:
-        return key
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    """The key from ``X-API-Key``, else from ``Authorization: Bearer <key>``.
+
+    Reads the raw ASGI header list (names arrive lower-cased) rather than building
+    ``request.headers``: this runs on every authenticated request.
+    """
+    api_key = authorization = None
+    for name, value in request.scope["headers"]:
+        if name == b"x-api-key":
+            api_key = value
+            break
+        if name == b"authorization" and authorization is None:
+            authorization = value
+    if api_key:
+        return api_key.decode("latin-1")
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 

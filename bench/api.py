@@ -1,6 +1,6 @@
 """Benchmark of ``POST /predict`` with a warm cache against a bare endpoint (prints only).
 
-    .venv/bin/python bench/api.py [--seconds 20] [--clients 10,50]
+    .venv/bin/python bench/api.py [--seconds 20] [--clients 10,50] [--rounds 3]
 
 Two uvicorn servers, one worker each, asyncio loop (no uvloop: its first requests stalled
 here), no access log, on loopback:
@@ -12,6 +12,10 @@ here), no access log, on loopback:
 
 Load comes from ``wrk`` (Debian package; a Lua script sets the POST body and key). The
 target is >= 70% of the bare endpoint's throughput, p99 < 50 ms at 50 clients, no errors.
+
+This machine's speed drifts by tens of percent from minute to minute, so each client count
+is measured in ``--rounds`` rounds of one 20 s run per endpoint, alternating which goes
+first; the figures are medians over the rounds and the ratio is of the median throughputs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", default="10,50")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -174,18 +180,31 @@ def main() -> None:
             script.write_text(LUA.format(body=json.dumps(BODY), key=key))
             print(f"payload {len(payload):,} bytes; {args.seconds} s per run, wrk on loopback, "
                   f"{os.cpu_count()} CPUs shared by server and load generator\n")
+            print(f"{'endpoint':<18}{'clients':>8}{'round':>7}{'req/s':>10}{'p50 ms':>9}"
+                  f"{'p99 ms':>9}{'errors':>8}")
+            runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+            endpoints = [("bare bytes", bare_port), ("POST /predict", api_port)]
+            for n in clients:
+                for round_no in range(1, args.rounds + 1):
+                    order = endpoints if round_no % 2 else endpoints[::-1]
+                    for name, port in order:
+                        r = wrk(f"http://127.0.0.1:{port}/predict", script, n, args.seconds)
+                        runs.setdefault((name, n), []).append(r)
+                        print(f"{name:<18}{n:>8}{round_no:>7}{r['rps']:>10,.0f}{r['p50']:>9.1f}"
+                              f"{r['p99']:>9.1f}{int(r['errors']):>8}", flush=True)
+            print(f"\nmedians over {args.rounds} rounds")
             print(f"{'endpoint':<18}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
                   f"{'errors':>8}")
-            results: dict[tuple[str, int], dict[str, float]] = {}
-            for n in clients:
-                for name, port in (("bare bytes", bare_port), ("POST /predict", api_port)):
-                    r = wrk(f"http://127.0.0.1:{port}/predict", script, n, args.seconds)
-                    results[(name, n)] = r
-                    print(f"{name:<18}{n:>8}{r['rps']:>10,.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}"
-                          f"{int(r['errors']):>8}", flush=True)
+            summary = {key: {m: statistics.median(r[m] for r in rs)
+                             for m in ("rps", "p50", "p99")}
+                       | {"errors": sum(r["errors"] for r in rs)}
+                       for key, rs in runs.items()}
+            for (name, n), r in summary.items():
+                print(f"{name:<18}{n:>8}{r['rps']:>10,.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}"
+                      f"{int(r['errors']):>8}")
             print()
             for n in clients:
-                api_r, bare_r = results[("POST /predict", n)], results[("bare bytes", n)]
+                api_r, bare_r = summary[("POST /predict", n)], summary[("bare bytes", n)]
                 ratio = api_r["rps"] / bare_r["rps"]
                 print(f"{n} clients: /predict at {ratio:.0%} of the bare endpoint's throughput "
                       f"(target >= 70%), p99 {api_r['p99']:.1f} ms (target < 50 ms at 50), "

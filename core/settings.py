@@ -30,6 +30,23 @@ def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: flo
     return value
 
 
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no variable: 1/true/yes/on or 0/false/no/off (any case); unset -> ``default``.
+
+    >>> env_flag({"X": "On"}, "X", False), env_flag({}, "X", True)
+    (True, True)
+    """
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValidationFailed(f"{name} must be yes or no (1/true/yes/on or 0/false/no/off), "
+                           f"got {env[name]!r}")
+
+
 def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
     """A whole number from the environment, or ``default``; a clear error names a bad value."""
     raw = env.get(name)

@@ -178,6 +178,35 @@ def test_every_request_is_logged_with_its_key_prefix(
     assert all(r.latency_ms >= 0 for r in rows)
 
 
+@pytest.mark.parametrize(
+    ("raw", "loc", "error_type"),
+    [
+        pytest.param(b'{"symbol": "MSFT", "days": 0}', ["body", "days"], "greater_than_equal",
+                     id="field"),
+        pytest.param(b'{"symbol": "MSFT"', ["body"], "json_invalid", id="truncated-json"),
+        pytest.param(b"\x80\xff", ["body"], "json_invalid", id="not-text"),
+        pytest.param(b"", ["body"], "json_invalid", id="empty"),
+        pytest.param(b"[1, 2]", ["body"], "model_type", id="not-an-object"),
+    ],
+)
+def test_a_bad_predict_body_is_fastapis_422(
+    client: TestClient, key: str, raw: bytes, loc: list[str], error_type: str
+) -> None:
+    """/predict parses its own body (api.routes); errors keep FastAPI's 422 shape."""
+    response = client.post("/predict", content=raw, headers={
+        "X-API-Key": key, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == loc
+    assert error["type"] == error_type
+    assert error["msg"]
+
+
+def test_a_bad_body_without_a_key_is_still_401(client: TestClient) -> None:
+    response = client.post("/predict", content=b"{", headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+
+
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/predict", "/symbols", "/models/{symbol}", "/health"} <= set(schema["paths"])
@@ -185,5 +214,15 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     assert predict["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PredictResponse"
     }
+    # The body /predict parses itself is documented as FastAPI would document it
+    assert predict["requestBody"] == {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/PredictRequest"}}}}
+    body_schema = schema["components"]["schemas"]["PredictRequest"]
+    assert body_schema["required"] == ["symbol", "days"]
+    assert body_schema["properties"]["days"]["maximum"] == 365
+    assert predict["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HTTPValidationError"
+    }
+    assert "ValidationError" in schema["components"]["schemas"]
     assert {"ApiKey", "Bearer"} <= set(schema["components"]["securitySchemes"])
     assert client.get("/docs").status_code == 200
