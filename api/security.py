@@ -54,7 +54,7 @@ def presented_key(request: Request) -> str | None:
     """
     api_key = authorization = None
     for name, value in request.scope["headers"]:
-        if name == b"x-api-key":
+        if name == b"x-api-key" and value:
             api_key = value
             break
         if name == b"authorization" and authorization is None:

@@ -61,6 +61,12 @@ def test_bearer_token_is_accepted(client: TestClient, key: str) -> None:
     assert {"symbol": "MSFT"}.items() <= response.json()["symbols"][0].items()
 
 
+def test_an_empty_x_api_key_falls_back_to_the_bearer_token(client: TestClient, key: str) -> None:
+    response = client.get("/symbols", headers=[("X-API-Key", ""),
+                                               ("Authorization", f"Bearer {key}")])
+    assert response.status_code == 200
+
+
 def test_symbols_lists_stored_symbols(client: TestClient, key: str) -> None:
     response = client.get("/symbols", headers={"X-API-Key": key})
     assert response.status_code == 200
