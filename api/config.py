@@ -40,4 +40,3 @@ class ApiConfig:
             champion_ttl_seconds=env_int(env, "API_CHAMPION_TTL_SECONDS", 1, minimum=0),
             telemetry=env_flag(env, "API_TELEMETRY", False),
         )
-

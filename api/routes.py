@@ -36,8 +36,6 @@ from core.forecast import service
 from core.market.store import list_symbols
 from core.symbols import check_symbol
 
-router = APIRouter()
-
 
 class DirectRoute(APIRoute):
     """A route whose endpoint takes the ``Request`` and returns a finished ``Response``.
@@ -58,7 +56,8 @@ class DirectRoute(APIRoute):
         return handler
 
 
-hot_router = APIRouter(route_class=DirectRoute)  # mounted before ``router`` (api.app)
+router = APIRouter()
+hot_router = APIRouter(route_class=DirectRoute)  # api.app mounts its routes before router's
 AUTHENTICATED: dict[str, Any] = {"security": [{"ApiKey": []}, {"Bearer": []}]}
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 CallerDep = Annotated[Caller, Depends(require_key)]
@@ -73,11 +72,13 @@ _AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 # ``POST /predict`` is the hot path (a warm-cache hit should cost little more than sending
-# bytes), so it skips two pieces of FastAPI machinery that were a fifth of a hit's time:
-# the key is checked by a direct call instead of a dependency, and the body is parsed by
-# pydantic's JSON parser in one step instead of json.loads + validation. The OpenAPI
-# operation is declared to match what FastAPI generates for a ``PredictRequest`` body, and
-# an invalid body is still a 422 with FastAPI's error shape (``loc`` starts with "body").
+# bytes), so it is a DirectRoute: it checks the key by a direct call instead of a
+# dependency and parses the body with pydantic's JSON parser in one step, and FastAPI's
+# per-request handler (dependency solving, body validation, serialisation) never runs.
+# Measured with wrk at 50 clients, that took a cache hit from ~75% to about the bare
+# bytes endpoint's throughput. The OpenAPI operation is declared to match what FastAPI
+# generates for a ``PredictRequest`` body, and an invalid body is still a 422 with
+# FastAPI's error shape (``loc`` starts with "body").
 PREDICT_OPENAPI: dict[str, Any] = {
     **AUTHENTICATED,
     "requestBody": {
