@@ -7,6 +7,7 @@ to stderr and exit non-zero; there is no traceback for a ``CoreError``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +18,16 @@ from core.errors import CoreError
 Command = Callable[[argparse.Namespace], int]
 
 
-def _print_json(payload: Any) -> None:
+def date_arg(raw: str) -> dt.date:
+    """An argparse ``type`` for YYYY-MM-DD dates, with a message naming the format."""
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a date; use YYYY-MM-DD") from None
+
+
+def print_json(payload: Any) -> None:
+    """JSON for ``--json`` output: indented, dates and other values as their text."""
     print(json.dumps(payload, indent=2, default=str))
 
 
@@ -62,7 +72,7 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
         for j in jobs.recent(ctx.db, limit=args.limit)
     ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         for r in rows:
             print(

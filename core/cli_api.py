@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from core.cli import print_json
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -41,7 +42,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for k in apikeys.list_keys(ctx.db)
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"

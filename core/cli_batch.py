@@ -8,9 +8,9 @@ started for the run). Defaults come from ``BATCH_BACKEND`` and ``DASK_ADDRESS``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from core.cli import print_json
 from core.errors import ValidationFailed
 
 
@@ -38,7 +38,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         n_workers=args.workers, progress=_progress,
     )
     if args.json:
-        print(json.dumps(outcome, indent=2, default=str))
+        print_json(outcome)
     else:
         for symbol, o in outcome["symbols"].items():
             if o["status"] == "saved":

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 from pathlib import Path
 
+from core.cli import date_arg, print_json
 from core.errors import ValidationFailed
-
-
-def _date(raw: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -54,7 +46,7 @@ def _cmd_symbols(args: argparse.Namespace) -> int:
     ctx = open_context()
     rows = list_symbols(ctx.db)
     if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
+        print_json([r.__dict__ for r in rows])
         return 0
     if not rows:
         print("no symbols stored; run `python -m core ingest --source sample`")
@@ -77,7 +69,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     symbol = check_symbol(args.symbol)
     report = ingest.validate_stored(ctx.db, symbol, trading_calendar(ctx.settings.exchange))
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print_json(report.to_dict())
         return 0 if report.ok else 1
     print(f"{symbol}: {report.rows:,} rows, {len(report.errors)} errors, "
           f"{len(report.warnings)} warnings")
@@ -91,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", choices=("yahoo", "sample", "csv"), default="yahoo")
     p.add_argument("--symbols", help="comma-separated, e.g. MSFT,AAPL (for csv: the one symbol)")
     p.add_argument("--file", help="CSV file for --source csv")
-    p.add_argument("--start", type=_date, help="first date, YYYY-MM-DD")
-    p.add_argument("--end", type=_date, help="last date (inclusive), YYYY-MM-DD")
+    p.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD")
+    p.add_argument("--end", type=date_arg, help="last date (inclusive), YYYY-MM-DD")
     p.add_argument("--if-empty", action="store_true",
                    help="with --source sample: only when the database holds no bars yet")
     p.set_defaults(func=_cmd_ingest)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from core.cli_data import _date
+from core.cli import date_arg, print_json
 from core.errors import ValidationFailed
 
 
@@ -82,7 +81,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     report = fitted.backtest
     assert report is not None
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print_json(report.to_dict())
         return 0
     print(f"{report.model}: {report.beats_naive_text} (h={report.horizon}, refit {report.refit})")
     frame = report.folds_frame()
@@ -116,7 +115,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 )
             ],
         }
-        print(json.dumps(payload, indent=2))
+        print_json(payload)
         return 0
     for warning in view.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -144,7 +143,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         for v in versions(ctx.db, args.symbol)
     ]
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return 0
     if not rows:
         print(f"no saved models for {args.symbol.upper()}")
@@ -192,8 +191,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", default="auto_arima,drift,naive",
                    help="ensemble members (kinds), comma-separated")
     p.add_argument("--no-log", action="store_true", help="model prices, not log prices")
-    p.add_argument("--start", type=_date, help="first training date")
-    p.add_argument("--end", type=_date, help="last training date")
+    p.add_argument("--start", type=date_arg, help="first training date")
+    p.add_argument("--end", type=date_arg, help="last training date")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--horizon", type=int, default=5)
 

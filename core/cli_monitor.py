@@ -4,7 +4,6 @@ alerts, drift, calibrate-drift."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import signal
@@ -15,16 +14,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _date(raw: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, default=str))
+from core.cli import date_arg, print_json
 
 
 def _num(value: Any, fmt: str = ".2f") -> str:
@@ -90,7 +80,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             progress=None if args.quiet else progress, should_stop=lambda: flag[0],
         )  # fmt: skip
     if args.json:
-        _print_json(summary.to_dict())
+        print_json(summary.to_dict())
     else:
         print(summary.describe())
         if summary.stopped:
@@ -115,7 +105,7 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             "lo80", "hi80", "naive", "actual", "error", "naive_error"]  # fmt: skip
     if args.json:
         records = frame[cols].to_dict("records")
-        _print_json([{c: _clean(v) for c, v in row.items()} for row in records])
+        print_json([{c: _clean(v) for c, v in row.items()} for row in records])
         return 0
     if frame.empty:
         print(f"no forecasts logged for {symbol}; make one or run `python -m core replay`")
@@ -149,7 +139,7 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
     fields = ["id", "symbol", "rule", "severity", "status", "as_of", "opened_at", "resolved_at",
               "value", "threshold", "message"]  # fmt: skip
     if args.json:
-        _print_json([{f: _clean(getattr(a, f)) for f in fields} for a in rows])
+        print_json([{f: _clean(getattr(a, f)) for f in fields} for a in rows])
         return 0
     if not rows:
         print("no alerts")
@@ -177,7 +167,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     fields = ["id", "symbol", "detector", "date", "statistic", "action", "model_version_id",
               "details", "created_at"]  # fmt: skip
     if args.json:
-        _print_json([{f: _clean(getattr(e, f)) for f in fields} for e in rows])
+        print_json([{f: _clean(getattr(e, f)) for f in fields} for e in rows])
         return 0
     if not rows:
         print(f"no drift events for {symbol}")
@@ -197,7 +187,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         ctx.db, ctx.settings, args.symbol, shift_sd=args.shift, backtest_days=args.days
     )
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return 0
     print(report.describe())
     return 0
@@ -234,7 +224,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
         from core.db.base import utcnow
 
         plan = next_runs(scheduler.build(), utcnow(), n=args.dry_run)
-        _print_json({k: [t.isoformat() for t in v] for k, v in plan.items()})
+        print_json({k: [t.isoformat() for t in v] for k, v in plan.items()})
         return 0
     scheduler.start()
     return 0
@@ -247,7 +237,7 @@ def _cmd_run_daily(args: argparse.Namespace) -> int:
     ctx = open_context()
     run = run_daily(ctx.db, ctx.settings, _resolve_symbols(ctx, args.symbols), as_of=args.as_of,
                     horizon=args.horizon, send_report=not args.no_report)
-    _print_json(run.to_dict())
+    print_json(run.to_dict())
     return 1 if run.failed_symbols else 0
 
 
@@ -258,7 +248,7 @@ def _cmd_run_weekly(args: argparse.Namespace) -> int:
     ctx = open_context()
     run = run_weekly_retrain(ctx.db, ctx.settings, _resolve_symbols(ctx, args.symbols),
                              backend=args.backend, address=args.address)
-    _print_json(run.to_dict())
+    print_json(run.to_dict())
     return 1 if run.failed_symbols else 0
 
 
@@ -276,7 +266,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sch.set_defaults(func=_cmd_schedule)
     rd = sub.add_parser("run-daily", help="run the daily pipeline once now")
     rd.add_argument("--symbols", help="comma-separated (default: WATCHLIST, else all stored)")
-    rd.add_argument("--as-of", type=_date, help="trading day (default: last closed session)")
+    rd.add_argument("--as-of", type=date_arg, help="trading day (default: last closed session)")
     rd.add_argument("--horizon", type=int, default=5)
     rd.add_argument("--no-report", action="store_true", help="do not send the daily report")
     rd.set_defaults(func=_cmd_run_daily)
@@ -293,8 +283,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Ctrl-C stops after the current day; rerun the same command to resume.",
     )
     r.add_argument("--symbol", required=True)
-    r.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
-    r.add_argument("--end", type=_date, required=True, help="last day (inclusive), YYYY-MM-DD")
+    r.add_argument("--start", type=date_arg, required=True, help="first day, YYYY-MM-DD")
+    r.add_argument("--end", type=date_arg, required=True, help="last day (inclusive), YYYY-MM-DD")
     r.add_argument("--horizon", type=int, default=5, help="trading days forecast each day")
     r.add_argument("--model", default="auto_arima", help="model kind of every retrain")
     r.add_argument("--options", help='model options as JSON, e.g. \'{"engine": "pmdarima"}\'')
