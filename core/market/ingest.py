@@ -177,18 +177,14 @@ def store_validated(
     clean, report = prepare_bars(frame, symbol, calendar=calendar, today=today)
     for note in notes or []:
         report.warn("source", note)
-    if not report.ok:
-        message = f"nothing stored: {report.summary()}"
-        run_id = _record_failure(
-            db,
-            symbol=symbol,
-            source=source,
-            started_at=started_at,
-            error=message,
-            report=report,
-            created_by=created_by,
-        )
+
+    def failed(message: str) -> SymbolResult:
+        run_id = _record_failure(db, symbol=symbol, source=source, started_at=started_at,
+                                 error=message, report=report, created_by=created_by)
         return SymbolResult(symbol, source, "failed", message, report=report, run_id=run_id)
+
+    if not report.ok:
+        return failed(f"nothing stored: {report.summary()}")
     try:
         with db.begin() as session:
             counts = upsert_bars_session(session, symbol, clean, source)
@@ -202,17 +198,7 @@ def store_validated(
                 created_by=created_by,
             )
     except CoreError as exc:
-        message = f"nothing stored: {exc}"
-        run_id_failed = _record_failure(
-            db,
-            symbol=symbol,
-            source=source,
-            started_at=started_at,
-            error=message,
-            report=report,
-            created_by=created_by,
-        )
-        return SymbolResult(symbol, source, "failed", message, report=report, run_id=run_id_failed)
+        return failed(f"nothing stored: {exc}")
     warn = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
     message = (
         f"{counts.inserted:,} new, {counts.updated:,} revised, {counts.unchanged:,} unchanged{warn}"
