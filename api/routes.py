@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 
 from api import predictions
 from api.errors import UnknownSymbol
-from api.runtime import Runtime
+from api.runtime import Runtime, call_store
 from api.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -30,7 +30,6 @@ from api.schemas import (
     SymbolsResponse,
 )
 from api.security import Caller, get_runtime, require_key
-from core.cache import MemoryCache
 from core.errors import CoreError
 from core.forecast import service
 from core.market.store import list_symbols
@@ -142,11 +141,7 @@ async def predict(request: Request) -> Response:
     )
     assert champ is not None  # current_champion raises rather than returning None
     key = predictions.key_for(champ, body.symbol, body.days)
-    # The in-process cache is a dict lookup: no thread hop. Redis is network I/O: off the loop.
-    if isinstance(rt.cache, MemoryCache):
-        hit = rt.cache.get(key)
-    else:
-        hit = await run_in_threadpool(rt.cache.get, key)
+    hit = await call_store(rt.cache, rt.cache.get, key)
     if hit is not None:
         return Response(hit, media_type="application/json", headers=HIT_HEADERS)
     payload = await run_in_threadpool(predictions.compute, rt, body.symbol, body.days, key)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi.concurrency import run_in_threadpool
 
 from api.config import ApiConfig
 from api.memo import Memo
@@ -20,6 +24,8 @@ from core.cache import MemoryCache, PredictionCache, RedisCache
 from core.context import open_context
 from core.db.engine import Database
 from core.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +42,15 @@ class Runtime:
     def close(self) -> None:
         self.request_log.close()
         self.db.dispose()
+
+
+async def call_store(store: object, method: Callable[..., T], *args: Any) -> T:
+    """Call a cache or rate-limiter method from a request: inline for the in-process ones
+    (a dict lookup; a thread hop would cost more than the call), in a worker thread for
+    Redis (network I/O must not block the event loop)."""
+    if isinstance(store, (MemoryCache, MemoryRateLimiter)):
+        return method(*args)
+    return await run_in_threadpool(method, *args)
 
 
 class RuntimeHolder:

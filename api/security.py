@@ -8,9 +8,8 @@ from functools import partial
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.ratelimit import MemoryRateLimiter
 from api.requestlog import SCOPE_KEY
-from api.runtime import Runtime
+from api.runtime import Runtime, call_store
 from core.apikeys import KeyInfo, authenticate, hash_key
 
 # Security schemes shown in the OpenAPI document (see ``api.app.add_security_schemes``).
@@ -79,10 +78,8 @@ async def require_key(request: Request) -> Caller:
     log_info = request.scope.get(SCOPE_KEY)
     if log_info is not None:
         log_info["key_prefix"] = info.prefix
-    if isinstance(rt.limiter, MemoryRateLimiter):
-        decision = rt.limiter.hit(info.prefix, info.rate_limit_per_minute)
-    else:
-        decision = await run_in_threadpool(rt.limiter.hit, info.prefix, info.rate_limit_per_minute)
+    decision = await call_store(rt.limiter, rt.limiter.hit, info.prefix,
+                                info.rate_limit_per_minute)
     if not decision.allowed:
         raise HTTPException(
             429,
