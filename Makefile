@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint demo db-upgrade clean-venv
+.PHONY: run test lint demo db-upgrade screenshots clean-venv
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ test: $(VENV)/.dev
 	bash scripts/test.sh
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check core api dashboard pages tests bench
-	$(VENV)/bin/mypy
+	bash scripts/lint.sh
+
+# Refresh the README's pictures (tests write theirs to build/screenshots, never to docs/).
+screenshots: $(VENV)/.dev
+	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_product.py -q
 
 clean-venv:
 	rm -rf $(VENV)

@@ -53,8 +53,7 @@ if [ ! -f .venv-airflow/.complete ]; then
   touch .venv-airflow/.complete  # an interrupted install is redone next time
 fi
 
-echo "== ruff"; $VENV/bin/ruff check core api dashboard pages tests bench dags
-echo "== mypy"; $VENV/bin/mypy
+VENV=$VENV bash scripts/lint.sh
 echo "== pytest"
 if [ $# -eq 0 ]; then
   # The whole suite, plus the runnable examples in core's docstrings.

@@ -12,6 +12,7 @@ from tests.e2e.conftest import (
     Server,
     assert_no_exception,
     prepare_demo_database,
+    screenshot,
     start_server,
     stop_server,
     wait_idle,
@@ -44,11 +45,9 @@ def _open(page, server: Server, path: str) -> None:  # type: ignore[no-untyped-d
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Screenshot from the top of the page (Streamlit scrolls inside its main container)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("() => document.querySelector(\"[data-testid='stMain']\")?.scrollTo(0, 0)")
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """This suite's pictures go to a folder of their own (the product suite's are the
+    README's), so the two suites never write the same files."""
+    screenshot(page, SCREENSHOTS / "browser" / f"{name}.png")
 
 
 def test_explorer_shows_the_candlestick(page, server: Server) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 
 A viewer sees every page with no write button; an analyst signs in from the sidebar,
 retrains on Monitoring and fits on Model fitting, both as background jobs the pages poll.
-The screenshots of every page (docs/screenshots/) are the ones the README shows.
+Its screenshots of every page are the README's (`make screenshots` writes them to
+docs/screenshots/; a test run writes them to build/screenshots/).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tests.e2e.conftest import (
     Server,
     assert_no_exception,
     prepare_demo_database,
+    screenshot,
     start_server,
     stop_server,
     wait_idle,
@@ -76,12 +78,7 @@ def _main(page):  # type: ignore[no-untyped-def]
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Screenshot from the top of the page (Streamlit scrolls inside its main container)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.mouse.move(5, 995)  # no hover tooltip in the picture
-    page.evaluate("() => document.querySelector(\"[data-testid='stMain']\")?.scrollTo(0, 0)")
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    screenshot(page, SCREENSHOTS / f"{name}.png")
 
 
 def _assert_read_only(page) -> None:  # type: ignore[no-untyped-def]
