@@ -18,11 +18,11 @@ State format (``to_state``), small and joblib/JSON-friendly (no library pickles)
 from __future__ import annotations
 
 import inspect
+from statistics import NormalDist
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from core.errors import FitFailed, ValidationFailed
 from core.forecast import checks
@@ -30,8 +30,9 @@ from core.forecast.result import ForecastResult
 from core.market.calendar import trading_calendar
 
 STATE_FORMAT = 1
-Z80 = float(norm.ppf(0.90))
-Z95 = float(norm.ppf(0.975))
+# The standard library's normal quantiles: scipy.stats costs ~0.4 s to import.
+Z80 = NormalDist().inv_cdf(0.90)
+Z95 = NormalDist().inv_cdf(0.975)
 
 
 class Forecaster:

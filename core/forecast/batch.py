@@ -44,15 +44,17 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from core.errors import CoreError, ValidationFailed
-from core.forecast.base import Forecaster
 from core.forecast.checks import finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
+
+if TYPE_CHECKING:  # the CLI's parser imports this module for BACKENDS: keep it light
+    from core.forecast.base import Forecaster
 
 Progress = Callable[[float, str], None]
 BACKENDS = ("local", "dask")

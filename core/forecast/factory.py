@@ -1,38 +1,46 @@
-"""Build a forecaster by kind name, or rebuild one from its saved state."""
+"""Build a forecaster by kind name, or rebuild one from its saved state.
+
+Classes are imported on first use: naming the kinds (a CLI parser, a page's model list)
+must not pay for statsmodels, statsforecast or Keras, which only fitting and forecasting need.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ValidationFailed
-from core.forecast.arima import ARIMA, AutoARIMA
-from core.forecast.arimax import ARIMAX
-from core.forecast.base import Forecaster
-from core.forecast.baselines import Drift, Naive
-from core.forecast.ensemble import Ensemble
 
-KINDS: dict[str, type[Forecaster]] = {
-    "auto_arima": AutoARIMA,
-    "arima": ARIMA,
-    "arimax": ARIMAX,
-    "naive": Naive,
-    "drift": Drift,
-    "ensemble": Ensemble,
+if TYPE_CHECKING:
+    from core.forecast.base import Forecaster
+
+# kind -> "module:Class"; the order is the order the product lists them in.
+_CLASSES: dict[str, str] = {
+    "auto_arima": "core.forecast.arima:AutoARIMA",
+    "arima": "core.forecast.arima:ARIMA",
+    "arimax": "core.forecast.arimax:ARIMAX",
+    "naive": "core.forecast.baselines:Naive",
+    "drift": "core.forecast.baselines:Drift",
+    "ensemble": "core.forecast.ensemble:Ensemble",
 }
+KINDS: tuple[str, ...] = tuple(_CLASSES)
 
 
-def _cls(kind: str) -> type[Forecaster]:
+def forecaster_class(kind: str) -> type[Forecaster]:
+    """The class of ``kind`` (imported now if it was not yet)."""
     try:
-        return KINDS[kind]
+        module, name = _CLASSES[kind].split(":")
     except KeyError:
         raise ValidationFailed(
             f"unknown forecaster kind {kind!r}; valid kinds: {', '.join(KINDS)}"
         ) from None
+    cls: type[Forecaster] = getattr(import_module(module), name)
+    return cls
 
 
 def make_forecaster(kind: str, **options: Any) -> Forecaster:
     """An unfitted forecaster, e.g. ``make_forecaster("arima", order=(1, 1, 1))``."""
-    cls = _cls(kind)
+    cls = forecaster_class(kind)
     try:
         return cls(**options)
     except TypeError as exc:
@@ -43,4 +51,4 @@ def forecaster_from_state(state: dict[str, Any]) -> Forecaster:
     """The fitted forecaster that ``to_state()`` saved."""
     if not isinstance(state, dict) or "kind" not in state:
         raise ValidationFailed("not a forecaster state (expected a dict with a 'kind')")
-    return _cls(state["kind"]).from_state(state)
+    return forecaster_class(state["kind"]).from_state(state)
