@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -12,6 +13,36 @@ from core.db.engine import Database, describe_db_error
 from core.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Objects TimescaleDB creates itself: its schemas (chunks, compressed chunks, the
+# continuous aggregates' materialisation tables) and the views of migration 0003.
+_TIMESCALE_SCHEMA_PREFIXES = ("_timescaledb", "timescaledb_")
+_TIMESCALE_VIEWS = frozenset({"bars_weekly"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's ``include_object`` hook: autogenerate leaves TimescaleDB's objects alone.
+
+    Only objects found in the database and absent from the models are candidates (those
+    autogenerate would drop): anything in TimescaleDB's schemas, the continuous aggregate,
+    and the default time indexes ``create_hypertable`` makes (``<table>_<column>_idx``).
+    """
+    if not reflected or compare_to is not None:
+        return True
+    table: Any = obj if type_ == "table" else getattr(obj, "table", None)
+    schema = getattr(table, "schema", None) or ""
+    if schema.startswith(_TIMESCALE_SCHEMA_PREFIXES):
+        return False
+    if type_ == "table" and name in _TIMESCALE_VIEWS:
+        return False
+    if type_ == "index" and name and table is not None:
+        columns = [c.name for c in getattr(obj, "columns", [])]
+        defaults = {f"{table.name}_{c}_idx" for c in columns}
+        if name in defaults:
+            return False
+    return True
 
 
 def alembic_config(url: str) -> Config:
