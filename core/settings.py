@@ -95,7 +95,7 @@ class Settings:
     analyst_password_hash: str | None = None
     analyst_emails: tuple[str, ...] = ()
     watchlist: tuple[str, ...] = ()
-    # TimescaleDB only: compress chunks of bars/predictions older than this (migration 0003).
+    # TimescaleDB only: compress chunks of bars/predictions older than this (core.db.migrate).
     timescale_compress_after_days: int = 365
 
     @classmethod

@@ -19,8 +19,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from core.db.engine import Database
-from core.db.migrate import alembic_config, include_object, upgrade
+from core.db.migrate import alembic_config, include_object, sync_compression_policy, upgrade
 from core.db.models import Base
+from core.errors import ValidationFailed
 from core.market.store import UpsertCounts, read_bars, upsert_bars
 from core.market.weekly import resample_weekly, weekly_bars
 from core.monitor.ledger import ledger_frame, reconcile
@@ -279,6 +280,25 @@ def test_downgrade_restores_plain_tables_with_their_data_and_keys(timescale_db: 
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_object": include_object})
         assert compare_metadata(ctx, Base.metadata) == []
+
+
+@pytest.mark.timescale
+def test_compression_policy_follows_the_setting(
+    timescale_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = timescale_db
+    policy = (
+        "SELECT config ->> 'compress_after' FROM timescaledb_information.jobs "
+        "WHERE proc_name = 'policy_compression' AND hypertable_name = :t"
+    )
+    monkeypatch.setenv("TIMESCALE_COMPRESS_AFTER_DAYS", "30")
+    upgrade(db)
+    assert [scalar(db, policy, t=t) for t in HYPERTABLES] == ["30 days", "30 days"]
+    with db.engine.begin() as conn:  # unchanged setting: nothing replaced
+        assert sync_compression_policy(conn, 30) == 0
+    monkeypatch.setenv("TIMESCALE_COMPRESS_AFTER_DAYS", "0")
+    with pytest.raises(ValidationFailed, match="TIMESCALE_COMPRESS_AFTER_DAYS must be >= 1"):
+        upgrade(db)
 
 
 @pytest.mark.postgres
