@@ -7,7 +7,8 @@ than ``TIMESCALE_COMPRESS_AFTER_DAYS`` (default 365), and ``bars_weekly`` is a c
 aggregate of weekly OHLCV per symbol. The aggregate is real-time: the last four weeks
 are never materialised and are aggregated from ``bars`` on read, so a bar the source
 revises within its revision period shows at once; an hourly refresh (TimescaleDB's job
-scheduler) re-materialises weeks whose bars changed further back. On SQLite, or PostgreSQL without the extension, this revision does nothing.
+scheduler) re-materialises weeks whose bars changed further back. On SQLite, or
+PostgreSQL without the extension, this revision does nothing.
 
 Every unique key of a hypertable must include its time column: ``bars`` is keyed by
 (symbol, date) already; ``predictions`` had the surrogate key (id) alone, so on
