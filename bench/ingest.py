@@ -8,9 +8,17 @@ given via --pg-url or TEST_POSTGRES_URL), on a freshly migrated database per run
 - re-ingest of the same rows: ``upsert_bars`` again (all rows unchanged), and, since
   ``append`` of existing keys violates the primary key, the seed-style equivalent
   DELETE-the-symbol + ``to_sql`` append in one transaction per symbol;
-- read: median ms of ``read_bars`` for one symbol's full history.
+- read: median ms of ``read_bars`` for one symbol's full history;
+- PostgreSQL and TimescaleDB: the size of ``bars`` on disk (table, indexes, chunks); on
+  TimescaleDB also after compressing every chunk, then a read and a re-ingest (all rows
+  unchanged) against the compressed chunks. TimescaleDB figures are printed with their
+  ratio to plain PostgreSQL in the same run (a ratio > 1 means TimescaleDB is faster).
+
+TimescaleDB runs when --ts-url or TEST_TIMESCALE_URL names a server started with
+``shared_preload_libraries=timescaledb`` (scripts/pg-throwaway.sh starts one).
 
 Usage: python bench/ingest.py [--symbols 500] [--years 10] [--runs 3] [--pg-url URL]
+       [--ts-url URL] [--skip-sqlite] [--skip-seed]
 """
 
 from __future__ import annotations
@@ -126,20 +134,64 @@ def read_ms(db: Database, symbols: list[str], samples: int = 50) -> float:
     return statistics.median(times)
 
 
+def table_bytes(db: Database) -> int:
+    """``bars`` on disk: table + indexes + TOAST, and every chunk on TimescaleDB."""
+    with db.engine.connect() as conn:
+        hyper = conn.execute(
+            text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        ).scalar() and conn.execute(
+            text("SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'bars'")
+        ).scalar()
+        sql = "SELECT hypertable_size('bars')" if hyper else "SELECT pg_total_relation_size('bars')"
+        return int(conn.execute(text(sql)).scalar() or 0)
+
+
+def compress_bars(db: Database) -> float:
+    t0 = time.perf_counter()
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('bars') c")
+        )
+    return time.perf_counter() - t0
+
+
 def run_backend(
-    name: str, fresh: Callable[[], object], data: dict[str, pd.DataFrame], runs: int
-) -> None:
+    name: str,
+    fresh: Callable[[], object],
+    data: dict[str, pd.DataFrame],
+    runs: int,
+    *,
+    seed: bool = True,
+    compress: bool = False,
+) -> dict[str, float]:
+    """Time one backend over ``runs`` fresh databases; prints and returns the medians."""
     rows = sum(len(f) for f in data.values())
-    res: dict[str, list[float]] = {k: [] for k in ("ours1", "ours2", "seed1", "seed2")}
+    keys = ["ours1", "ours2"] + (["seed1", "seed2"] if seed else [])
+    if compress:
+        keys += ["compress", "ours3"]
+    res: dict[str, list[float]] = {k: [] for k in keys}
     reads: list[float] = []
+    reads_compressed: list[float] = []
+    sizes: list[float] = []
+    sizes_compressed: list[float] = []
     for r in range(runs):
         with fresh() as db:  # type: ignore[attr-defined]
             res["ours1"].append(ours(db, data))
             res["ours2"].append(ours(db, data))
             reads.append(read_ms(db, list(data)))
-        with fresh() as db:  # type: ignore[attr-defined]
-            res["seed1"].append(seed_way(db, data, replace=False))
-            res["seed2"].append(seed_way(db, data, replace=True))
+            if db.dialect == "postgresql":
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    c.execute(text("VACUUM ANALYZE bars"))
+                sizes.append(table_bytes(db))
+            if compress:
+                res["compress"].append(compress_bars(db))
+                sizes_compressed.append(table_bytes(db))
+                reads_compressed.append(read_ms(db, list(data)))
+                res["ours3"].append(ours(db, data))
+        if seed:
+            with fresh() as db:  # type: ignore[attr-defined]
+                res["seed1"].append(seed_way(db, data, replace=False))
+                res["seed2"].append(seed_way(db, data, replace=True))
         print(
             f"  [{name} run {r + 1}/{runs}] "
             + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in res.items())
@@ -147,6 +199,9 @@ def run_backend(
             flush=True,
         )
     med = {k: statistics.median(v) for k, v in res.items()}
+    med["read_ms"] = statistics.median(reads)
+    if sizes:
+        med["bytes"] = statistics.median(sizes)
     print(
         f"\n{name}: {len(data)} symbols x {rows // len(data):,} days = {rows:,} rows, "
         f"median of {runs} run(s)"
@@ -155,13 +210,50 @@ def run_backend(
         ("first ingest", "ours1", "seed1"),
         ("re-ingest   ", "ours2", "seed2"),
     ):
-        o, s = med[ours_key], med[seed_key]
+        o = med[ours_key]
+        line = f"  {label}: upsert {rows / o:>10,.0f} rows/s ({o:6.2f} s)"
+        if seed:
+            s = med[seed_key]
+            line += f" | to_sql {rows / s:>10,.0f} rows/s ({s:6.2f} s) | ratio {s / o:4.1f}x"
+        print(line)
+    print(f"  read one symbol ({rows // len(data):,} rows): median {med['read_ms']:.1f} ms")
+    if sizes:
+        print(f"  bars on disk: {med['bytes'] / 2**20:,.1f} MiB")
+    if compress:
+        med["bytes_compressed"] = statistics.median(sizes_compressed)
+        med["read_compressed_ms"] = statistics.median(reads_compressed)
+        o3 = med["ours3"]
         print(
-            f"  {label}: upsert {rows / o:>10,.0f} rows/s ({o:6.2f} s) | "
-            f"to_sql {rows / s:>10,.0f} rows/s ({s:6.2f} s) | ratio {s / o:4.1f}x"
+            f"  compress every chunk: {med['compress']:.2f} s; on disk "
+            f"{med['bytes_compressed'] / 2**20:,.1f} MiB "
+            f"({med['bytes'] / max(med['bytes_compressed'], 1):.1f}x smaller)"
+        )
+        print(f"  read one symbol, compressed: median {med['read_compressed_ms']:.1f} ms")
+        print(f"  re-ingest onto compressed chunks: {rows / o3:,.0f} rows/s ({o3:.2f} s)")
+    return med
+
+
+def compare(ts: dict[str, float], pg: dict[str, float], rows: int) -> None:
+    """TimescaleDB against plain PostgreSQL, same run, same data (> 1x: TimescaleDB faster)."""
+    print("\nTimescaleDB vs PostgreSQL (same run; speed ratio > 1x means TimescaleDB is faster)")
+    for label, key in (("first ingest", "ours1"), ("re-ingest   ", "ours2")):
+        print(
+            f"  {label}: {rows / ts[key]:>10,.0f} vs {rows / pg[key]:>10,.0f} rows/s "
+            f"= {pg[key] / ts[key]:.2f}x"
         )
     print(
-        f"  read one symbol ({rows // len(data):,} rows): median {statistics.median(reads):.1f} ms"
+        f"  read 1 symbol: {ts['read_ms']:.1f} vs {pg['read_ms']:.1f} ms "
+        f"= {pg['read_ms'] / ts['read_ms']:.2f}x; compressed {ts['read_compressed_ms']:.1f} ms "
+        f"= {pg['read_ms'] / ts['read_compressed_ms']:.2f}x"
+    )
+    print(
+        f"  re-ingest onto compressed chunks: {rows / ts['ours3']:,.0f} rows/s "
+        f"= {pg['ours2'] / ts['ours3']:.2f}x"
+    )
+    print(
+        f"  on disk: {ts['bytes'] / 2**20:,.1f} MiB uncompressed, "
+        f"{ts['bytes_compressed'] / 2**20:,.1f} MiB compressed vs {pg['bytes'] / 2**20:,.1f} MiB "
+        f"= {pg['bytes'] / ts['bytes_compressed']:.1f}x smaller"
     )
 
 
@@ -171,21 +263,32 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg-url", default=os.environ.get("TEST_POSTGRES_URL"))
+    parser.add_argument("--ts-url", default=os.environ.get("TEST_TIMESCALE_URL"))
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--skip-seed", action="store_true", help="skip the seed's to_sql comparison"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     data = synthetic_bars(args.symbols, args.years)
-    print(
-        f"generated {sum(len(f) for f in data.values()):,} rows in "
-        f"{time.perf_counter() - t0:.1f} s",
-        flush=True,
-    )
+    rows = sum(len(f) for f in data.values())
+    print(f"generated {rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+    seed = not args.skip_seed
     if not args.skip_sqlite:
-        run_backend("SQLite", fresh_sqlite, data, args.runs)
+        run_backend("SQLite", fresh_sqlite, data, args.runs, seed=seed)
+    pg: dict[str, float] | None = None
     if args.pg_url:
-        run_backend("PostgreSQL", pg_factory(args.pg_url), data, args.runs)
+        pg = run_backend("PostgreSQL", pg_factory(args.pg_url), data, args.runs, seed=seed)
     else:
         print("\nPostgreSQL: skipped (pass --pg-url or set TEST_POSTGRES_URL)")
+    if args.ts_url:
+        ts = run_backend(
+            "TimescaleDB", pg_factory(args.ts_url), data, args.runs, seed=False, compress=True
+        )
+        if pg is not None:
+            compare(ts, pg, rows)
+    else:
+        print("\nTimescaleDB: skipped (pass --ts-url or set TEST_TIMESCALE_URL)")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ class Settings:
     analyst_password_hash: str | None = None
     analyst_emails: tuple[str, ...] = ()
     watchlist: tuple[str, ...] = ()
+    # TimescaleDB only: compress chunks of bars/predictions older than this (core.db.migrate).
+    timescale_compress_after_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -138,5 +140,8 @@ class Settings:
             ),
             watchlist=tuple(
                 s.strip().upper() for s in env.get("WATCHLIST", "").split(",") if s.strip()
+            ),
+            timescale_compress_after_days=env_int(
+                env, "TIMESCALE_COMPRESS_AFTER_DAYS", 365, minimum=1
             ),
         )

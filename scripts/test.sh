@@ -23,6 +23,12 @@ fi
 source scripts/pg-throwaway.sh
 pg_throwaway_start
 
+# TimescaleDB: built once from the vendored source (cached under /var/cache/stockcast) and
+# run as a second throwaway server; without the tarball its tests skip with a message.
+source scripts/timescaledb.sh
+timescaledb_ensure
+pg_throwaway_start_timescale
+
 # A throwaway Redis on a free port (API cache and rate-limit tests), removed on exit.
 REDIS_PID=""
 redis_throwaway_start() {
@@ -41,7 +47,7 @@ redis_throwaway_start() {
 }
 redis_throwaway_stop() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true; }
 redis_throwaway_start
-trap 'pg_throwaway_stop; redis_throwaway_stop' EXIT
+trap 'pg_throwaway_stop; pg_throwaway_stop_timescale; redis_throwaway_stop' EXIT
 
 # Airflow lives in its own venv (its pins clash with ours), created once (measured 3.5 min,
 # 139 packages). The DAG test runs DagBag there as a subprocess.
