@@ -58,7 +58,7 @@ def _ingest(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
 
     params = job.params or {}
     summary = ingest_yahoo(
-        db, Settings.from_env(), params.get("symbols") or [job.symbol], created_by=job.created_by,
+        db, Settings.from_env(), params.get("symbols") or [job.symbol], actor=_actor(job),
         progress=progress,
     )
     return {

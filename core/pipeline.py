@@ -369,7 +369,7 @@ def jobs_ingest(
 ) -> Any:
     from core.market.ingest import ingest_yahoo
 
-    return ingest_yahoo(db, settings, names, end=as_of, created_by=actor.name, client=client,
+    return ingest_yahoo(db, settings, names, end=as_of, actor=actor, client=client,
                         sleep=sleep, now=now)
 
 

@@ -29,7 +29,7 @@ def _seed(db: Database, *, msft: bool = True) -> None:
     """MSFT (whole bundled history) plus two 350-day MSFT windows stored as AAA and BBB,
     and TINY with 12 days (too short to fit)."""
     if msft:
-        ingest_sample(db)
+        ingest_sample(db, actor=SYSTEM)
     bars = load_sample_bars()
     upsert_bars(db, "AAA", bars.iloc[2000 : 2000 + WINDOW], source="sample")
     upsert_bars(db, "BBB", bars.iloc[5000 : 5000 + WINDOW], source="sample")

@@ -19,7 +19,7 @@ from core.settings import Settings
 
 @pytest.fixture
 def msft(db: Database) -> Database:
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     return db
 
 

@@ -78,7 +78,7 @@ def yahoo() -> Yahoo:
 def market_db(db: Database, settings: Settings, yahoo: Yahoo) -> Database:
     """Both symbols stored up to DAY1, each with a "drift" champion."""
     assert ingest_yahoo(db, settings, SYMBOLS, client=FakeClient(yahoo),
-                        now=after_close(DAY1)).ok
+                        now=after_close(DAY1), actor=SYSTEM).ok
     for symbol in SYMBOLS:
         request = FitRequest(symbol=symbol, kind="drift", folds=3, horizon=5)
         service.save_model(db, settings, service.fit_model(db, settings, request), SYSTEM)
