@@ -24,6 +24,7 @@ def _retrain(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
     return retrain(
         db, Settings.from_env(), job.symbol, _actor(job), progress=progress,
         auto_promote=bool(params.get("auto_promote", False)),
+        force=bool(params.get("force", False)),
     )
 
 
