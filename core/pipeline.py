@@ -549,6 +549,7 @@ def run_weekly_retrain(
     n_workers: int | None = None,
     once: bool = False,
     progress: Progress = _noop,
+    force: bool = False,
 ) -> PipelineRun:
     """Refit every symbol as a challenger (``batch_retrain.retrain_many``: in parallel),
     then promote each challenger only if it passes the gate against its champion.
@@ -573,7 +574,7 @@ def run_weekly_retrain(
             report(0.6 * fraction, message)
 
         batch = retrain_many(db, settings, names, actor, backend=backend, address=address,
-                             n_workers=n_workers, progress=fit_progress)
+                             n_workers=n_workers, progress=fit_progress, force=force)
         run.report["batch"] = {k: batch[k] for k in ("backend", "workers", "seconds")}
         for i, symbol in enumerate(names):
             report(0.6 + 0.35 * i / len(names), f"{symbol}: promotion gate")
