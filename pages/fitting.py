@@ -127,7 +127,7 @@ def job_panel() -> None:
 
 job = fit_queries.latest_job(symbol)
 polling = (job is not None and job.status in jobs.ACTIVE) or POLLING in st.session_state
-st.fragment(job_panel, run_every="2s" if polling else None)()
+st.fragment(job_panel, run_every="1s" if polling else None)()
 
 if job is not None and job.status == "failed":
     st.error(f"Fit job #{job.id} failed: {job.error}", icon=":material/error:")
