@@ -106,7 +106,7 @@ def prepare(workdir: Path) -> tuple[dict[str, str], str]:
         "DATABASE_URL": f"sqlite:///{workdir / 'data' / 'bench.db'}",
     }
     ctx = open_context(Settings.from_env(env))
-    ingest_sample(ctx.db)
+    ingest_sample(ctx.db, actor=SYSTEM)
     request = FitRequest(symbol="MSFT", kind="drift", options={}, start=dt.date(2016, 1, 1),
                          folds=2, horizon=5)
     save_model(ctx.db, ctx.settings, fit_model(ctx.db, ctx.settings, request), SYSTEM)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
+from core.auth import SYSTEM
 from core.db.engine import Database
 from core.db.migrate import upgrade
 from core.market.ingest import ingest_sample
@@ -65,7 +66,7 @@ def main() -> None:
     })  # fmt: skip
     db = Database.connect(settings.database_url)
     upgrade(db)
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     y = load_series(db, "MSFT").close
     days = y.index[-args.days :]
     print(f"MSFT sample: {len(y):,} trading days; replay {days[0].date()}..{days[-1].date()} "

@@ -35,7 +35,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         raise ValidationFailed("give --symbols MSFT,AAPL or --all")
     outcome = retrain_many(
         ctx.db, ctx.settings, symbols, SYSTEM, backend=args.backend, address=args.address,
-        n_workers=args.workers, progress=_progress,
+        n_workers=args.workers, progress=_progress, force=args.force,
     )
     if args.json:
         print_json(outcome)
@@ -45,6 +45,8 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
                 aic = f"AIC {o['aic']:.1f}" if o.get("aic") is not None else ""
                 print(f"{symbol:<8} saved model {o['version_id']} as {o['role']:<10} "
                       f"{o['model']:<36} {aic}")
+            elif o["status"] == "unchanged":
+                print(f"{symbol:<8} {o['message']}")
             else:
                 print(f"{symbol:<8} failed: {o['error']}")
         print(f"{outcome['saved']} saved, {outcome['failed']} failed in {outcome['seconds']:.1f} s "
@@ -67,5 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "none: a LocalCluster for this run)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: the cores available)")
+    p.add_argument("--force", action="store_true",
+                   help="refit even when no bar is newer than the champion's training end")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_retrain)

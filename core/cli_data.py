@@ -17,7 +17,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     ctx = open_context()
     if args.source == "sample":
-        summary = ingest.ingest_sample(ctx.db, created_by=SYSTEM.name, if_empty=args.if_empty)
+        summary = ingest.ingest_sample(ctx.db, actor=SYSTEM, if_empty=args.if_empty)
     elif args.source == "csv":
         if not args.file:
             raise ValidationFailed("--source csv needs --file PATH and --symbols SYMBOL")
@@ -28,12 +28,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             data = Path(args.file).read_bytes()
         except OSError as exc:
             raise ValidationFailed(f"cannot read {args.file}: {exc.strerror}") from None
-        summary = ingest.ingest_csv(ctx.db, ctx.settings, symbol, data, created_by=SYSTEM.name)
+        summary = ingest.ingest_csv(ctx.db, ctx.settings, symbol, data, actor=SYSTEM)
     else:
         symbols = check_symbols(args.symbols or "MSFT")
         summary = ingest.ingest_yahoo(
             ctx.db, ctx.settings, symbols, start=args.start, end=args.end,
-            created_by=SYSTEM.name,
+            actor=SYSTEM,
         )
     print(summary.describe())
     return 0 if summary.ok else 1

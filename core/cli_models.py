@@ -160,7 +160,8 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     from core.forecast.lifecycle import promote
 
     ctx = open_context()
-    outcome = promote(ctx.db, ctx.settings, args.version, SYSTEM, override_reason=args.override)
+    outcome = promote(ctx.db, ctx.settings, args.version, SYSTEM, override_reason=args.override,
+                      override_for=args.version)
     print(f"model {outcome.version.id} is now the champion of {outcome.version.symbol}"
           + (f" (was {outcome.previous.id})" if outcome.previous else ""))
     if outcome.gate is not None:
@@ -174,7 +175,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from core.forecast.lifecycle import rollback
 
     ctx = open_context()
-    version = rollback(ctx.db, args.symbol, SYSTEM, reason=args.reason)
+    version = rollback(ctx.db, args.symbol, SYSTEM, to_version_id=args.to, reason=args.reason)
     print(f"model {version.id} is the champion of {version.symbol} again")
     return 0
 
@@ -226,4 +227,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb = sub.add_parser("rollback", help="bring back the previous champion")
     rb.add_argument("--symbol", required=True)
     rb.add_argument("--reason")
+    rb.add_argument("--to", type=int, default=None,
+                    help="an earlier champion's model id (default: the one before the current)")
     rb.set_defaults(func=_cmd_rollback)

@@ -31,7 +31,7 @@ def load_demo(
 
     require_analyst(actor, "load the demo")
     progress(0.02, "Loading Microsoft's daily history (bundled, 1986-2017)")
-    ingest_sample(db, created_by=actor.name, if_empty=True)
+    ingest_sample(db, actor=actor, if_empty=True)
     end = last_date(db, DEMO_SYMBOL)
     if end is None:
         from core.errors import DataUnavailable

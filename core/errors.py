@@ -39,5 +39,10 @@ class JobConflict(CoreError):
     """A job of the same kind is already running for this symbol."""
 
 
+class Conflict(CoreError):
+    """Another writer changed the same thing first (a concurrent promotion or rollback);
+    the request was not applied and can be reviewed and made again."""
+
+
 class FitFailed(CoreError):
     """A model could not be fitted, or its fit failed the sanity checks."""

@@ -24,6 +24,7 @@ def _retrain(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
     return retrain(
         db, Settings.from_env(), job.symbol, _actor(job), progress=progress,
         auto_promote=bool(params.get("auto_promote", False)),
+        force=bool(params.get("force", False)),
     )
 
 
@@ -58,7 +59,7 @@ def _ingest(db: Database, job: Job, progress: Progress) -> dict[str, Any]:
 
     params = job.params or {}
     summary = ingest_yahoo(
-        db, Settings.from_env(), params.get("symbols") or [job.symbol], created_by=job.created_by,
+        db, Settings.from_env(), params.get("symbols") or [job.symbol], actor=_actor(job),
         progress=progress,
     )
     return {

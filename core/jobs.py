@@ -4,6 +4,14 @@ A page (or the CLI) submits a job row and a worker process (``python -m core job
 executes it, writing progress as it goes; the page polls the row. Because the job lives
 in the database it survives reruns, page changes and browser reloads. A unique
 ``active_key`` makes "one active job per (kind, symbol)" a database guarantee.
+
+A running job holds a lease (``lease_expires_at``) that a heartbeat thread in its worker
+renews every third of ``JOB_LEASE_SECONDS`` (default 60). A worker killed with kill -9
+stops renewing; the next ``submit`` of the same kind and symbol (from any front door: CLI,
+dashboard, API, scheduler, Airflow) finds the expired lease, records the job failed
+("worker died: no heartbeat since ...") and takes the lock. A job still ``queued`` after
+``JOB_QUEUE_TIMEOUT_SECONDS`` (default 120; its launcher died before it started) is
+reclaimed the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +43,81 @@ Progress = Callable[[float, str], None]
 Handler = Callable[[Database, Job, Progress], dict[str, Any]]
 
 
+LEASE_ENV = "JOB_LEASE_SECONDS"
+QUEUE_TIMEOUT_ENV = "JOB_QUEUE_TIMEOUT_SECONDS"
+
+
+def _seconds_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}={raw!r} is not a number of seconds, e.g. 60") from None
+    if value <= 0:
+        raise ValidationFailed(f"{name} must be more than 0 seconds, got {raw}")
+    return value
+
+
+def lease_seconds() -> float:
+    """How long a running job's worker may go without a heartbeat before it counts as dead."""
+    return _seconds_env(LEASE_ENV, 60.0)
+
+
+def queue_timeout_seconds() -> float:
+    """How long a job may stay queued (never started by a worker) before it is reclaimed."""
+    return _seconds_env(QUEUE_TIMEOUT_ENV, 120.0)
+
+
 def _active_key(kind: str, symbol: str | None) -> str:
     return f"{kind}:{symbol or '*'}"
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)  # SQLite returns naive UTC
+    return value
+
+
+def _dead_reason(job: Job, now: dt.datetime) -> str | None:
+    """Why an active job has no live worker (None: it may still be alive)."""
+    if job.status == "running":
+        lease = _aware(job.lease_expires_at)
+        beat = _aware(job.heartbeat_at) or _aware(job.started_at)
+        if job.host == socket.gethostname() and job.pid and not _pid_alive(job.pid):
+            lease = now - dt.timedelta(microseconds=1)  # its process is gone: no need to wait
+        if lease is None and beat is not None:
+            lease = beat + dt.timedelta(seconds=lease_seconds())
+        if lease is not None and now > lease:
+            since = f"{beat:%Y-%m-%d %H:%M:%S} UTC" if beat is not None else "it started"
+            return f"worker died: no heartbeat since {since} (pid {job.pid} on {job.host})"
+        return None
+    if job.status == "queued":
+        created = _aware(job.created_at)
+        if created is not None and now - created > dt.timedelta(seconds=queue_timeout_seconds()):
+            return (f"never started: queued since {created:%Y-%m-%d %H:%M:%S} UTC and no worker "
+                    "picked it up (its launcher died)")
+    return None
+
+
+def reclaim(db: Database, key: str) -> Job | None:
+    """If the active job holding ``key`` has no live worker (expired lease, or queued past
+    the queue timeout), record it failed and free its lock. Returns the reclaimed job."""
+    now = utcnow()
+    with db.begin() as session:
+        query = select(Job).where(Job.active_key == key)
+        if db.dialect == "postgresql":
+            query = query.with_for_update()
+        job = session.scalars(query).first()
+        if job is None:
+            return None
+        reason = _dead_reason(job, now)
+        if reason is None:
+            return None
+        job.status, job.active_key, job.finished_at = "failed", None, now
+        job.error, job.message = f"{reason}; the champion is unchanged", "worker died"
+        return job
 
 
 def submit(
@@ -46,27 +128,32 @@ def submit(
     params: dict[str, Any] | None,
     actor: Actor,
 ) -> Job:
-    """Queue a job; refuse a second active job of the same kind for the same symbol."""
+    """Queue a job; refuse a second active job of the same kind for the same symbol,
+    unless that one's worker died (``reclaim``): then it is recorded failed and this one
+    takes the lock."""
     if kind not in KINDS:
         raise ValidationFailed(f"unknown job kind {kind!r}; valid kinds: {', '.join(KINDS)}")
     require_analyst(actor, f"start a {kind} job")
     key = _active_key(kind, symbol)
-    try:
-        with db.sessions.begin() as session:
-            job = Job(
-                kind=kind,
-                symbol=symbol,
-                status="queued",
-                active_key=key,
-                params=params or {},
-                created_by=actor.name,
-                message="queued",
-            )
-            session.add(job)
-            session.flush()
-            return job
-    except IntegrityError:
-        pass
+    for attempt in range(2):
+        try:
+            with db.sessions.begin() as session:
+                job = Job(
+                    kind=kind,
+                    symbol=symbol,
+                    status="queued",
+                    active_key=key,
+                    params=params or {},
+                    created_by=actor.name,
+                    message="queued",
+                )
+                session.add(job)
+                session.flush()
+                return job
+        except IntegrityError:
+            # The lock is held; a holder whose worker died gives it up (once).
+            if attempt == 0 and reclaim(db, key) is None:
+                break
     with db.read() as session:
         running = session.scalars(select(Job).where(Job.active_key == key)).first()
     who = f" (job {running.id}, started by {running.created_by})" if running else ""
@@ -99,39 +186,59 @@ def active(db: Database, *, kind: str, symbol: str | None) -> Job | None:
         ).first()
 
 
-def _update(db: Database, job_id: int, **values: Any) -> None:
+def _update(db: Database, job_id: int, *, only_active: bool = False, **values: Any) -> None:
     with db.begin() as session:
         job = session.get(Job, job_id)
-        if job is None:
+        if job is None or (only_active and job.status not in ACTIVE):
             return
         for name, value in values.items():
             setattr(job, name, value)
         job.heartbeat_at = utcnow()
+        if job.status == "running":
+            job.lease_expires_at = job.heartbeat_at + dt.timedelta(seconds=lease_seconds())
 
 
-def report_progress(db: Database, job_id: int, fraction: float, message: str) -> None:
-    _update(db, job_id, progress=max(0.0, min(1.0, fraction)), message=message)
+class Heartbeat:
+    """A daemon thread renewing a running job's heartbeat and lease until stopped (also
+    while a long fit reports no progress). It dies with its process: that is the point."""
+
+    def __init__(self, db: Database, job_id: int, *, every: float | None = None) -> None:
+        self.db, self.job_id = db, job_id
+        self.every = every if every is not None else lease_seconds() / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat",
+                                        daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                now = utcnow()
+                with self.db.begin() as session:
+                    job = session.get(Job, self.job_id)
+                    if job is None or job.status != "running":
+                        return
+                    job.heartbeat_at = now
+                    job.lease_expires_at = now + dt.timedelta(seconds=lease_seconds())
+            except CoreError:
+                continue  # a busy database: try again at the next beat, the lease is longer
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
-def _finish(db: Database, job_id: int, status: str, **values: Any) -> None:
-    _update(db, job_id, status=status, active_key=None, finished_at=utcnow(), **values)
+_BEATS: dict[int, Heartbeat] = {}
 
 
-def cancel(db: Database, job_id: int, actor: Actor) -> None:
-    """Cancel a queued job (a running one is asked to stop at its next progress report)."""
-    require_analyst(actor, "cancel a job")
-    job = get(db, job_id)
-    if job.status in FINISHED:
-        return
-    _finish(db, job_id, "cancelled", message=f"cancelled by {actor.name}")
-
-
-class JobCancelled(CoreError):
-    """Raised inside a handler when its job row was cancelled."""
-
-
-def run(db: Database, job_id: int, handlers: dict[str, Handler]) -> Job:
-    """Execute a queued job in this process, recording progress, result or error."""
+def mark_running(db: Database, job_id: int) -> Job:
+    """Mark a queued job running in this process with a fresh lease and start its
+    heartbeat (stopped by ``stop_heartbeat``, or by the process dying)."""
+    now = utcnow()
     with db.begin() as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -139,15 +246,62 @@ def run(db: Database, job_id: int, handlers: dict[str, Handler]) -> Job:
         if job.status != "queued":
             raise ValidationFailed(f"job {job_id} is {job.status}, only a queued job can run")
         job.status = "running"
-        job.started_at = utcnow()
-        job.heartbeat_at = job.started_at
+        job.started_at = job.heartbeat_at = now
+        job.lease_expires_at = now + dt.timedelta(seconds=lease_seconds())
         job.pid = os.getpid()
         job.host = socket.gethostname()
         job.message = "started"
+    _BEATS[job_id] = Heartbeat(db, job_id).start()
+    return job
+
+
+def stop_heartbeat(job_id: int) -> None:
+    beat = _BEATS.pop(job_id, None)
+    if beat is not None:
+        beat.stop()
+
+
+def report_progress(db: Database, job_id: int, fraction: float, message: str) -> None:
+    _update(db, job_id, progress=max(0.0, min(1.0, fraction)), message=message)
+
+
+def _finish(db: Database, job_id: int, status: str, **values: Any) -> None:
+    # Only an active job: one reclaimed as dead (or cancelled) meanwhile keeps that record.
+    _update(db, job_id, only_active=True, status=status, active_key=None,
+            finished_at=utcnow(), **values)
+
+
+def cancel(db: Database, job_id: int, actor: Actor) -> Job:
+    """Cancel a job: a queued one never starts, a running one stops at its next progress
+    report; either way its lock is free at once. Returns the job as it now is."""
+    require_analyst(actor, "cancel a job")
+    job = get(db, job_id)
+    if job.status in FINISHED:
+        return job
+    _finish(db, job_id, "cancelled", message=f"cancelled by {actor.name}")
+    return get(db, job_id)
+
+
+class JobCancelled(CoreError):
+    """Raised inside a handler when its job row was cancelled."""
+
+
+def run(db: Database, job_id: int, handlers: dict[str, Handler]) -> Job:
+    """Execute a queued job in this process, recording progress, result or error, with a
+    heartbeat renewing its lease while it runs."""
+    job = get(db, job_id) if job_id in _BEATS else mark_running(db, job_id)
+    try:
+        return _execute(db, job, handlers)
+    finally:
+        stop_heartbeat(job_id)
+
+
+def _execute(db: Database, job: Job, handlers: dict[str, Handler]) -> Job:
+    job_id = job.id
     handler = handlers.get(job.kind)
 
     def progress(fraction: float, message: str) -> None:
-        if get(db, job_id).status == "cancelled":
+        if get(db, job_id).status != "running":  # cancelled, or reclaimed as dead
             raise JobCancelled(f"job {job_id} was cancelled")
         report_progress(db, job_id, fraction, message)
 
@@ -192,7 +346,8 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 def recover_orphans(db: Database, *, stale_after: dt.timedelta = dt.timedelta(minutes=15)) -> int:
-    """Mark jobs left running by a dead process (a server restart) as failed.
+    """Mark jobs left running by a dead process (a server restart) as failed, and jobs
+    whose lease expired or that stayed queued past the queue timeout (``reclaim``'s rule).
 
     The previous champion keeps serving: a retrain only changes the champion when it
     finishes and the promotion is made.
@@ -201,18 +356,20 @@ def recover_orphans(db: Database, *, stale_after: dt.timedelta = dt.timedelta(mi
     now = utcnow()
     failed = 0
     with db.begin() as session:
-        for job in session.scalars(select(Job).where(Job.status == "running")):
-            beat = job.heartbeat_at
-            if beat is not None and beat.tzinfo is None:
-                beat = beat.replace(tzinfo=dt.UTC)
-            dead = (job.host == host and not _pid_alive(job.pid)) or (
-                beat is not None and now - beat > stale_after
-            )
-            if dead:
-                job.status = "failed"
-                job.active_key = None
-                job.finished_at = now
-                job.error = "interrupted (the server or worker stopped); the champion is unchanged"
-                job.message = "interrupted"
-                failed += 1
+        for job in session.scalars(select(Job).where(Job.status.in_(ACTIVE))):
+            beat = _aware(job.heartbeat_at)
+            reason: str | None
+            if job.status == "running" and (
+                (job.host == host and not _pid_alive(job.pid))
+                or (beat is not None and now - beat > stale_after)
+            ):
+                reason = "interrupted (the server or worker stopped)"
+            else:
+                reason = _dead_reason(job, now)
+            if reason is None:
+                continue
+            job.status, job.active_key, job.finished_at = "failed", None, now
+            job.error = f"{reason}; the champion is unchanged"
+            job.message = "interrupted" if reason.startswith("interrupted") else "worker died"
+            failed += 1
     return failed

@@ -27,8 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -149,15 +147,14 @@ def _start(db: Database, kind: str, as_of: dt.date, symbols: Sequence[str], acto
     """
     job = jobs.submit(db, kind=kind, symbol=None, actor=actor,
                       params={"as_of": as_of.isoformat(), "symbols": list(symbols)})
-    with db.begin() as session:
-        row = session.get(Job, job.id)
-        assert row is not None
-        row.status, row.started_at, row.heartbeat_at = "running", utcnow(), utcnow()
-        row.pid, row.host, row.message = os.getpid(), socket.gethostname(), "started"
+    # Running with a lease this process renews until _finish: a killed run's lock is
+    # reclaimed by the next front door once the lease expires.
+    jobs.mark_running(db, job.id)
     return job.id
 
 
 def _finish(db: Database, job_id: int, run: PipelineRun) -> None:
+    jobs.stop_heartbeat(job_id)
     failed = run.failed_symbols
     message = (
         f"{len(run.symbols) - len(failed)} of {len(run.symbols)} symbol(s) ok"
@@ -204,6 +201,7 @@ def _skip_if_done(db: Database, kind: str, job_id: int, as_of: dt.date) -> Pipel
     done = last_succeeded(db, kind, exclude=job_id)
     if done is None or done < as_of:
         return None
+    jobs.stop_heartbeat(job_id)
     with db.begin() as session:
         row = session.get(Job, job_id)
         if row is not None:
@@ -369,7 +367,7 @@ def jobs_ingest(
 ) -> Any:
     from core.market.ingest import ingest_yahoo
 
-    return ingest_yahoo(db, settings, names, end=as_of, created_by=actor.name, client=client,
+    return ingest_yahoo(db, settings, names, end=as_of, actor=actor, client=client,
                         sleep=sleep, now=now)
 
 
@@ -551,6 +549,7 @@ def run_weekly_retrain(
     n_workers: int | None = None,
     once: bool = False,
     progress: Progress = _noop,
+    force: bool = False,
 ) -> PipelineRun:
     """Refit every symbol as a challenger (``batch_retrain.retrain_many``: in parallel),
     then promote each challenger only if it passes the gate against its champion.
@@ -575,14 +574,16 @@ def run_weekly_retrain(
             report(0.6 * fraction, message)
 
         batch = retrain_many(db, settings, names, actor, backend=backend, address=address,
-                             n_workers=n_workers, progress=fit_progress)
+                             n_workers=n_workers, progress=fit_progress, force=force)
         run.report["batch"] = {k: batch[k] for k in ("backend", "workers", "seconds")}
         for i, symbol in enumerate(names):
             report(0.6 + 0.35 * i / len(names), f"{symbol}: promotion gate")
             fit = batch["symbols"].get(symbol, {})
             out = SymbolOutcome(symbol, steps={"retrain": fit})
             run.symbols[symbol] = out
-            if fit.get("status") != "saved":
+            if fit.get("status") == "unchanged":  # no new bars: the champion stays
+                out.steps["promotion"] = {"promoted": False, "text": fit.get("message")}
+            elif fit.get("status") != "saved":
                 out.status, out.error = "failed", f"retrain: {fit.get('error', 'no result')}"
             elif fit.get("role") == "champion":
                 out.steps["promotion"] = {"promoted": True, "text": "first champion"}

@@ -56,3 +56,16 @@ AUTH_SIGN_OUT = "auth_sign_out"
 
 # Model fitting (background fit job)
 FIT_CANCEL = "fit_cancel"
+
+# Model fitting: promotion and rollback (a verdict is shown, then confirmed)
+FIT_CHALLENGER = "fit_challenger"
+FIT_PROMOTE_CONFIRM = "fit_promote_confirm"
+FIT_ROLLBACK_TO = "fit_rollback_to"
+FIT_ROLLBACK_CONFIRM = "fit_rollback_confirm"
+# session state (not widgets): the verdict on screen, the version the override box is for,
+# the message to show after the rerun that follows a write
+FIT_PROMOTE_VERDICT = "fit_promote_verdict"
+FIT_ROLLBACK_VERDICT = "fit_rollback_verdict"
+FIT_OVERRIDE_FOR = "fit_override_for"
+FIT_CLEAR_OVERRIDE = "fit_clear_override"
+FIT_NOTICE = "fit_notice"

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.db.models import ModelVersion
-from core.forecast import service
+from core.forecast import lifecycle, service
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=5)
@@ -89,5 +89,15 @@ def champion_id(symbol: str) -> int | None:
     return version.id if version else None
 
 
+@st.cache_data(ttl=TTL, show_spinner=False)
+def rollback_choices(symbol: str) -> dict[int, str]:
+    """Earlier champions that can be restored, most recently crowned first: id -> label."""
+    return {
+        v.id: f"model {v.id} · {_label(v)} · trained to {v.train_end}"
+        for v in lifecycle.rollback_candidates(app_context().db, symbol)
+    }
+
+
 def clear() -> None:
+    """Drop every cached read (after a write: versions, champion, forecasts, choices)."""
     st.cache_data.clear()

@@ -26,7 +26,7 @@ def fetch_inline(symbols: list[str]) -> None:
         bar = st.progress(0.0)
         try:
             summary = ingest.ingest_yahoo(
-                ctx.db, ctx.settings, symbols, created_by=actor.name,
+                ctx.db, ctx.settings, symbols, actor=actor,
                 progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text),
             )
         except CoreError as exc:
@@ -116,7 +116,7 @@ def import_panel() -> None:
                 try:
                     summary = ingest.ingest_csv(
                         ctx.db, ctx.settings, upload_symbol, upload.getvalue(),
-                        created_by=actor.name,
+                        actor=actor,
                     )
                 except CoreError as exc:
                     st.error(f"{exc} Nothing was stored.")

@@ -127,7 +127,7 @@ def job_panel() -> None:
 
 job = fit_queries.latest_job(symbol)
 polling = (job is not None and job.status in jobs.ACTIVE) or POLLING in st.session_state
-st.fragment(job_panel, run_every="2s" if polling else None)()
+st.fragment(job_panel, run_every="1s" if polling else None)()
 
 if job is not None and job.status == "failed":
     st.error(f"Fit job #{job.id} failed: {job.error}", icon=":material/error:")
@@ -230,38 +230,109 @@ except CoreError as exc:
 if table.empty:
     st.caption(f"No saved models for {symbol} yet.")
     st.stop()
+if keys.FIT_NOTICE in st.session_state:
+    st.success(st.session_state.pop(keys.FIT_NOTICE), icon=":material/check_circle:")
 st.dataframe(table, hide_index=True)
 
 challengers = table[table["role"] == "challenger"]["id"].tolist()
+champion_now = model_queries.champion_id(symbol)
+
+
+def show_verdict(verdict: lifecycle.GateResult | None, what: str) -> None:
+    """The gate's verdict with each side's error on every fold."""
+    if verdict is None:
+        st.info(f"{symbol} has no champion to compare with: {what} needs no gate.")
+        return
+    show = st.success if verdict.passed else st.warning
+    show(f"Gate: {verdict.text}.", icon=":material/rule:")
+    st.dataframe(pd.DataFrame(verdict.fold_table()), hide_index=True)
+
+
+def write_done(message: str) -> None:
+    """After a promote or rollback: drop what the write made stale, rerun to show it."""
+    model_queries.clear()
+    for key in (keys.FIT_PROMOTE_VERDICT, keys.FIT_ROLLBACK_VERDICT, keys.FIT_OVERRIDE_FOR):
+        st.session_state.pop(key, None)
+    st.session_state[keys.FIT_CLEAR_OVERRIDE] = True  # an override is used once
+    st.session_state[keys.FIT_NOTICE] = message
+    st.rerun()
+
+
 if actor.is_analyst:
-    c1, c2 = st.columns([2, 1], gap="large")
+    c1, c2 = st.columns([1, 1], gap="large")
     with c1, st.container(border=True):
         st.markdown("**Promote a challenger** — gated: it must not be worse than the champion "
-                    "on the same backtest folds.")
+                    "on the same backtest folds. Check the verdict, then confirm.")
         if challengers:
-            chosen = st.selectbox("Challenger", challengers, key="fit_challenger")
-            reason = st.text_input("Override reason (only if the gate refuses)",
-                                   key=keys.FIT_OVERRIDE)
-            if st.button("Promote", key=keys.FIT_PROMOTE, icon=":material/military_tech:"):
+            chosen = int(st.selectbox("Challenger", challengers, key=keys.FIT_CHALLENGER))
+            # The reason box belongs to one version's verdict: another choice, or a used
+            # override, starts it empty.
+            if (st.session_state.pop(keys.FIT_CLEAR_OVERRIDE, False)
+                    or st.session_state.get(keys.FIT_OVERRIDE_FOR) != chosen):
+                st.session_state.pop(keys.FIT_OVERRIDE, None)
+            if st.button("Promote…", key=keys.FIT_PROMOTE, icon=":material/military_tech:",
+                         help="Shows the gate's verdict first; nothing changes until you confirm."):
                 with st.spinner("Comparing challenger and champion on the same folds…"):
                     try:
-                        outcome = lifecycle.promote(ctx.db, ctx.settings, int(chosen), actor,
-                                                    override_reason=reason or None)
+                        found = lifecycle.gate_for(ctx.db, ctx.settings, chosen)
                     except CoreError as exc:
                         st.error(str(exc))
                     else:
-                        model_queries.clear()
-                        st.success(f"Model {outcome.version.id} is now the champion."
-                                   + (f" {outcome.gate.text}." if outcome.gate else ""))
+                        st.session_state[keys.FIT_PROMOTE_VERDICT] = (chosen, champion_now, found)
+            seen = st.session_state.get(keys.FIT_PROMOTE_VERDICT)
+            if seen is not None and seen[:2] == (chosen, champion_now):
+                verdict = seen[2]
+                show_verdict(verdict, "promoting it")
+                failed = verdict is not None and not verdict.passed
+                reason = ""
+                if failed:
+                    st.session_state[keys.FIT_OVERRIDE_FOR] = chosen
+                    reason = st.text_input(f"Override reason for model {chosen} (required to "
+                                           "promote it despite the gate)", key=keys.FIT_OVERRIDE)
+                label = "Override the gate and promote" if failed else "Confirm promotion"
+                if st.button(f"{label} model {chosen}", key=keys.FIT_PROMOTE_CONFIRM,
+                             type="primary", icon=":material/check:"):
+                    try:
+                        outcome = lifecycle.promote(
+                            ctx.db, ctx.settings, chosen, actor, verdict=verdict,
+                            override_reason=reason or None,
+                            override_for=chosen if reason else None,
+                        )
+                    except CoreError as exc:
+                        st.error(str(exc))
+                    else:
+                        write_done(f"Model {outcome.version.id} is now the champion"
+                                   + (" (gate overridden)." if outcome.overridden else "."))
         else:
             st.caption("No challengers: fit and save a model, or press Retrain on Monitoring.")
     with c2, st.container(border=True):
-        st.markdown("**Roll back** to the previous champion.")
-        if st.button("Roll back", key=keys.FIT_ROLLBACK, icon=":material/undo:"):
-            try:
-                back = lifecycle.rollback(ctx.db, symbol, actor)
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
-                model_queries.clear()
-                st.success(f"Model {back.id} is the champion again.")
+        st.markdown("**Roll back** to an earlier champion: choose it, see how it compares "
+                    "with the current champion, confirm.")
+        earlier = model_queries.rollback_choices(symbol)
+        if not earlier:
+            st.caption("No earlier champion to roll back to.")
+        else:
+            target = int(st.selectbox("Restore", list(earlier), format_func=earlier.__getitem__,
+                                      key=keys.FIT_ROLLBACK_TO))
+            if st.button("Roll back…", key=keys.FIT_ROLLBACK, icon=":material/undo:",
+                         help="Shows the gate's verdict first; nothing changes until you confirm."):
+                with st.spinner("Comparing it with the current champion…"):
+                    try:
+                        found = lifecycle.gate_for(ctx.db, ctx.settings, target)
+                    except CoreError as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state[keys.FIT_ROLLBACK_VERDICT] = (target, champion_now, found)
+            seen = st.session_state.get(keys.FIT_ROLLBACK_VERDICT)
+            if seen is not None and seen[:2] == (target, champion_now):
+                show_verdict(seen[2], "restoring it")
+                if st.button(f"Confirm: restore model {target} as champion",
+                             key=keys.FIT_ROLLBACK_CONFIRM, type="primary",
+                             icon=":material/check:"):
+                    try:
+                        back = lifecycle.rollback(ctx.db, symbol, actor, to_version_id=target,
+                                                  expected_champion_id=champion_now)
+                    except CoreError as exc:
+                        st.error(str(exc))
+                    else:
+                        write_done(f"Model {back.id} is the champion again.")

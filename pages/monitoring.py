@@ -44,6 +44,9 @@ def job_panel() -> None:
         st.warning(f"{label}: {latest.message}")
         return
     result = latest.result or {}
+    if result.get("unchanged"):  # no new bars since the champion's training end
+        st.info(f"{label}: {result.get('message')}")
+        return
     gate = result.get("gate") or {}
     st.success(f"{label}: challenger #{result.get('challenger_id')} "
                f"({result.get('challenger', '')}) saved.")

@@ -1,24 +1,28 @@
 """Engine and session factory: one per process, SQLite (embedded default) or PostgreSQL.
 
 SQLite gets WAL journaling (readers do not block the writer), foreign keys and a busy
-timeout. Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
-with a message that names the URL (password hidden) and what to check.
+timeout. ``Database.locked(scope)`` is a transaction that serialises writers of one scope
+(a symbol's registry): an advisory transaction lock on PostgreSQL, ``BEGIN IMMEDIATE`` (the
+database's one write lock, taken up front) on SQLite. Driver errors that mean "the
+database is not there" become ``DatabaseUnavailable`` with a message that names the URL
+(password hidden) and what to check.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import DatabaseUnavailable
+from core.errors import Conflict, DatabaseUnavailable
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -99,6 +103,38 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 yield session
+        except (OperationalError, DBAPIError) as exc:
+            raise DatabaseUnavailable(describe_db_error(self.url, exc)) from exc
+
+    @contextmanager
+    def locked(self, scope: str) -> Iterator[Session]:
+        """One transaction that holds the write lock of ``scope`` until it commits.
+
+        Two callers with the same scope run one after the other: the second waits for the
+        first to commit, then sees its writes. PostgreSQL takes an advisory transaction lock
+        on a 64-bit hash of the scope (other scopes are not blocked); SQLite, which has one
+        writer anyway, starts the transaction with ``BEGIN IMMEDIATE`` so the write lock is
+        taken before the first read instead of failing at the first write of a stale
+        snapshot. A unique constraint that still fails (a writer that did not take the
+        lock) is a ``Conflict`` naming ``scope``.
+        """
+        try:
+            with self.sessions.begin() as session:
+                if self.dialect == "postgresql":
+                    key = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big",
+                                         signed=True)
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                elif self.dialect == "sqlite":
+                    # pysqlite opens its own transaction only before DML; an explicit BEGIN
+                    # IMMEDIATE first makes this whole session one write-locked transaction,
+                    # committed by the session's commit.
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                yield session
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a concurrent change to {scope} was committed first; nothing was changed: "
+                "review the new state and try again"
+            ) from exc
         except (OperationalError, DBAPIError) as exc:
             raise DatabaseUnavailable(describe_db_error(self.url, exc)) from exc
 

@@ -22,11 +22,12 @@ from typing import Any
 
 from core.auth import Actor, require_analyst
 from core.db.engine import Database
+from core.db.models import ModelVersion
 from core.errors import CoreError
 from core.forecast import registry
 from core.forecast.batch import fit_many
 from core.forecast.factory import forecaster_from_state
-from core.forecast.lifecycle import DEFAULT_RETRAIN, request_from
+from core.forecast.lifecycle import DEFAULT_RETRAIN, request_from, unchanged_message
 from core.forecast.service import (
     FitRequest,
     FittedModel,
@@ -41,15 +42,15 @@ from core.settings import Settings
 from core.symbols import check_symbols
 
 
-def _request_for(db: Database, symbol: str) -> tuple[FitRequest, int | None]:
-    """What to fit for ``symbol`` and the champion's window length (None: no champion)."""
+def _request_for(db: Database, symbol: str) -> tuple[FitRequest, ModelVersion | None]:
+    """What to fit for ``symbol`` and its champion (None: no champion)."""
     with db.read() as session:
         current = registry.champion(session, symbol)
     if current is None:
         request = FitRequest(symbol=symbol, kind=DEFAULT_RETRAIN.kind,
                              options=dict(DEFAULT_RETRAIN.options), folds=0)
         return request, None
-    return replace(request_from(current, start=None, end=None), folds=0), current.n_obs
+    return replace(request_from(current, start=None, end=None), folds=0), current
 
 
 def _window(data: TrainingData, n_obs: int | None) -> TrainingData:
@@ -69,6 +70,7 @@ def retrain_many(
     address: str | None = None,
     n_workers: int | None = None,
     progress: Progress = _noop,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Refit every symbol's model on its latest data in parallel and save challengers.
 
@@ -76,7 +78,8 @@ def retrain_many(
     outcome}}`` with symbols in the order given; an outcome is ``{"status": "saved",
     "version_id", "role", "model", "order", "aic", "fit_seconds"}`` or ``{"status":
     "failed", "error"}``. ``backend``/``address`` as in ``batch.fit_many`` (None reads
-    ``BATCH_BACKEND``/``DASK_ADDRESS``).
+    ``BATCH_BACKEND``/``DASK_ADDRESS``). A symbol with no bar newer than its champion's
+    training end is not refitted (``{"status": "unchanged", "message"}``) unless ``force``.
     """
     require_analyst(actor, "retrain models")
     names = check_symbols(symbols)
@@ -85,12 +88,16 @@ def retrain_many(
     progress(0.0, f"Loading {len(names)} symbol(s)")
     for symbol in names:
         try:
-            request, n_obs = _request_for(db, symbol)
+            request, current = _request_for(db, symbol)
             data = training_data(
                 db, settings, symbol, start=None, end=None, adjust=request.adjust,
                 outlier_policy=request.outlier_policy, columns=exog_columns(request.options),
             )
-            prepared[symbol] = (request, _window(data, n_obs))
+            if (current is not None and not force
+                    and data.y.index[-1].date() <= current.train_end):
+                outcomes[symbol] = {"status": "unchanged", "message": unchanged_message(current)}
+                continue
+            prepared[symbol] = (request, _window(data, current.n_obs if current else None))
         except CoreError as exc:
             outcomes[symbol] = {"status": "failed", "error": str(exc)}
 
@@ -139,12 +146,14 @@ def retrain_many(
                 "aic": result.aic, "fit_seconds": round(result.fit_seconds, 3),
             }
     saved = sum(o.get("status") == "saved" for o in outcomes.values())
+    unchanged = sum(o.get("status") == "unchanged" for o in outcomes.values())
     progress(1.0, f"Retrained {saved} of {len(names)} symbol(s)")
     return {
         "backend": used_backend or "local",
         "workers": workers,
         "seconds": round(seconds, 3),
         "saved": saved,
-        "failed": len(names) - saved,
+        "unchanged": unchanged,
+        "failed": len(names) - saved - unchanged,
         "symbols": outcomes,
     }

@@ -112,7 +112,9 @@ def keep_draft(db: Database, version_id: int, actor: Actor) -> ModelVersion:
     """"Save as challenger": the draft becomes a challenger, or the champion when the
     symbol has none (recorded in the model events, like any saved model)."""
     require_analyst(actor, "save a model")
-    with db.begin() as session:
+    with db.read() as session:
+        symbol = registry.get_version(session, version_id).symbol
+    with db.locked(registry.lock_scope(symbol)) as session:
         version = registry.get_version(session, version_id)
         if version.role != DRAFT:
             raise ValidationFailed(

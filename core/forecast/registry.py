@@ -40,6 +40,11 @@ class NewVersion:
     backtest: dict[str, Any] | None
 
 
+def lock_scope(symbol: str) -> str:
+    """The ``Database.locked`` scope every change of ``symbol``'s champion holds."""
+    return f"the champion of {symbol}"
+
+
 def artifact_path(model_dir: Path, symbol: str) -> Path:
     return model_dir / symbol / f"{uuid.uuid4().hex}.joblib"
 
@@ -155,6 +160,7 @@ def set_champion(
         raise ValidationFailed(f"model {version.id} is already the champion of {version.symbol}")
     if previous is not None:
         previous.role = "retired"
+        session.flush()  # retire first: the one-champion index checks each UPDATE
     version.role = "champion"
     version.stale = False
     session.add(
@@ -191,6 +197,25 @@ def previous_champion(session: Session, symbol: str) -> ModelVersion:
             f"{symbol}'s champion (model {current.id}) has no earlier champion to roll back to"
         )
     return get_version(session, last.previous_id)
+
+
+def champion_history(session: Session, symbol: str) -> list[ModelVersion]:
+    """Versions that were champion before the current one (promoted, rolled back to, or
+    the first model), most recently crowned first, each once; the current champion and
+    deleted drafts are left out."""
+    current = champion(session, symbol)
+    crowned = session.scalars(
+        select(ModelEvent.version_id)
+        .where(ModelEvent.symbol == symbol, ModelEvent.action.in_(("promote", "rollback")))
+        .order_by(ModelEvent.id.desc())
+    )
+    seen: list[int] = []
+    for version_id in crowned:
+        if version_id not in seen and (current is None or version_id != current.id):
+            seen.append(version_id)
+    rows = {v.id: v for v in session.scalars(
+        select(ModelVersion).where(ModelVersion.id.in_(seen), ModelVersion.role != "draft"))}
+    return [rows[i] for i in seen if i in rows]
 
 
 @dataclass

@@ -196,7 +196,8 @@ def save_model(
     sha256, size = write_artifact(path, state)
     new = describe_fit(fitted)
     try:
-        with db.begin() as session:
+        # Locked like a promotion: the symbol's first model becomes its champion.
+        with db.locked(registry.lock_scope(new.symbol)) as session:
             return registry.add_version(
                 session, new, path=path, sha256=sha256, size=size, created_by=actor.name
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.auth import Actor, require_analyst
 from core.db.engine import Database
 from core.db.models.market import IngestRun
 from core.errors import CoreError, DatabaseUnavailable, ValidationFailed
@@ -232,10 +233,10 @@ def ingest_yahoo(
     symbols: list[str] | str,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    created_by: str = "system",
     client: YahooClient | None = None,
     progress: Progress | None = None,
     *,
+    actor: Actor,
     sleep: Callable[[float], None] = time.sleep,
     now: dt.datetime | None = None,
 ) -> IngestSummary:
@@ -245,7 +246,10 @@ def ingest_yahoo(
     sessions before its last stored date; otherwise from ``start`` (default 10 years ago).
     The fetch always runs to today so Yahoo's split adjustment can be undone exactly; bars
     after ``end`` are then discarded. ``progress(fraction, text)`` is called per symbol.
+    Only analysts may ingest (``PermissionDenied`` for a viewer, before anything is fetched).
     """
+    require_analyst(actor, "ingest market data")
+    created_by = actor.name
     summary = IngestSummary(source="yahoo")
     items = [s for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
     items = [s for s in items if not (isinstance(s, str) and not s.strip())]
@@ -317,13 +321,14 @@ def ingest_yahoo(
     return summary
 
 
-def ingest_sample(
-    db: Database, created_by: str = "system", if_empty: bool = False
-) -> IngestSummary:
+def ingest_sample(db: Database, *, actor: Actor, if_empty: bool = False) -> IngestSummary:
     """Store the bundled MSFT history (source "sample"; see ``core.market.sample``).
 
     With ``if_empty`` nothing happens when any bars are already stored (first-run seeding).
+    Only analysts may ingest.
     """
+    require_analyst(actor, "ingest market data")
+    created_by = actor.name
     summary = IngestSummary(source=SAMPLE_SOURCE)
     if if_empty and has_any_bars(db):
         summary.results.append(
@@ -350,13 +355,17 @@ def ingest_csv(
     settings: Settings,
     symbol: str,
     data: bytes,
-    created_by: str = "system",
+    *,
+    actor: Actor,
 ) -> IngestSummary:
     """Parse an uploaded CSV and store it as ``symbol`` (source "csv").
 
     An invalid symbol raises ``ValidationFailed`` (nothing to record it under); a bad file
-    gives a failed result with the parser's message, recorded as a failed run.
+    gives a failed result with the parser's message, recorded as a failed run. Only analysts
+    may ingest (a viewer is refused before the file is read).
     """
+    require_analyst(actor, "ingest market data")
+    created_by = actor.name
     symbol = check_symbol(symbol)
     summary = IngestSummary(source="csv")
     started_at = _utcnow()

@@ -71,7 +71,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     settings = Settings.from_env({
         "DATA_DIR": str(root / "data"), "MODEL_DIR": str(root / "models"), "DATABASE_URL": url,
     })
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     with db.begin() as session:  # a second symbol with data but no model
         cols = [c.name for c in Bar.__table__.columns if c.name != "symbol"]
         session.execute(insert(Bar).from_select(

@@ -86,7 +86,7 @@ def test_promote_invalidates_without_being_told(
         assert predict().headers["X-Cache"] == "hit"
         new_id = save_drift_model(world)
         lifecycle.promote(world.db, world.settings, new_id, SYSTEM,
-                          override_reason="test: cache invalidation")
+                          override_reason="test: cache invalidation", override_for=new_id)
         fresh = predict()
         again = predict()
     assert old.json()["model_version"] != new_id
@@ -148,7 +148,7 @@ def test_the_champion_memo_sees_a_promote_after_its_ttl(
         old = predict().json()["model_version"]
         new_id = save_drift_model(world)
         lifecycle.promote(world.db, world.settings, new_id, SYSTEM,
-                          override_reason="test: champion memo")
+                          override_reason="test: champion memo", override_for=new_id)
         within_ttl = predict()
         now[0] += 61
         after_ttl = predict()

@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.auth import SYSTEM
 from core.context import AppContext, open_context
 from core.settings import Settings
 
@@ -57,7 +58,7 @@ def sample_app(app_env: Settings) -> AppContext:
     from core.market.ingest import ingest_sample
 
     ctx = open_context(app_env)
-    ingest_sample(ctx.db)
+    ingest_sample(ctx.db, actor=SYSTEM)
     return ctx
 
 

@@ -29,7 +29,7 @@ def _seed(db: Database, *, msft: bool = True) -> None:
     """MSFT (whole bundled history) plus two 350-day MSFT windows stored as AAA and BBB,
     and TINY with 12 days (too short to fit)."""
     if msft:
-        ingest_sample(db)
+        ingest_sample(db, actor=SYSTEM)
     bars = load_sample_bars()
     upsert_bars(db, "AAA", bars.iloc[2000 : 2000 + WINDOW], source="sample")
     upsert_bars(db, "BBB", bars.iloc[5000 : 5000 + WINDOW], source="sample")
@@ -78,7 +78,12 @@ def test_retrain_many_saves_challengers_and_reports_failures(
         assert result["model"].startswith("auto_arima ARIMA") and result["aic"] is not None
         assert [v.n_obs for v in versions(db, symbol)] == [WINDOW]
 
-    again = retrain_many(db, settings, ["AAA"], SYSTEM, backend="local", n_workers=1)
+    idle = retrain_many(db, settings, ["AAA"], SYSTEM, backend="local", n_workers=1)
+    assert idle["symbols"]["AAA"]["status"] == "unchanged" and idle["saved"] == 0
+    assert idle["symbols"]["AAA"]["message"].startswith(
+        "no new data since the champion's training end")
+    again = retrain_many(db, settings, ["AAA"], SYSTEM, backend="local", n_workers=1,
+                         force=True)
     assert again["symbols"]["AAA"]["role"] == "challenger"
     assert again["symbols"]["AAA"]["order"] == out["symbols"]["AAA"]["order"]
 
@@ -122,7 +127,9 @@ def test_cli_retrain_symbols_and_all(
     out = capsys.readouterr().out
     assert "AAA      saved model 1 as champion" in out and "1 saved, 0 failed" in out
 
-    assert main(["retrain", "--all", "--workers", "1", "--json"]) == 1  # TINY fails
+    assert main(["retrain", "--symbols", "aaa", "--workers", "1"]) == 0
+    assert "AAA      no new data since the champion's training end" in capsys.readouterr().out
+    assert main(["retrain", "--all", "--force", "--workers", "1", "--json"]) == 1  # TINY fails
     payload = json.loads(capsys.readouterr().out)
     assert payload["symbols"]["AAA"]["role"] == "challenger"
     assert payload["symbols"]["TINY"]["status"] == "failed"

@@ -9,9 +9,10 @@ import pytest
 from curl_cffi.requests.exceptions import DNSError
 from sqlalchemy import func, select
 
+from core.auth import SYSTEM, VIEWER, Actor
 from core.db.engine import Database
 from core.db.models.market import Bar, IngestRun
-from core.errors import DatabaseUnavailable, NotEnoughHistory, ValidationFailed
+from core.errors import DatabaseUnavailable, NotEnoughHistory, PermissionDenied, ValidationFailed
 from core.market import ingest as ingest_module
 from core.market.calendar import trading_calendar
 from core.market.ingest import ingest_csv, ingest_sample, ingest_yahoo, validate_stored
@@ -59,13 +60,13 @@ def test_first_ingest_then_incremental_with_a_revision(db: Database, settings: S
         ["msft"],
         start=dt.date(2024, 1, 1),
         client=FakeClient(yahoo_like(days)),
-        now=NOW,
+        now=NOW, actor=SYSTEM,
     )
     assert first.ok and first.inserted == 40
     close = [100.0 + i for i in range(40)]
     close[-2] += 1.0  # Yahoo revised yesterday's close
     client = FakeClient(yahoo_like(days, close))
-    again = ingest_yahoo(db, settings, ["MSFT"], client=client, now=NOW)
+    again = ingest_yahoo(db, settings, ["MSFT"], client=client, now=NOW, actor=SYSTEM)
     assert again.ok
     # Refetch starts revision_days (5) sessions before the last stored date.
     assert client.calls[0][1] == dt.date.fromisoformat(days[-1 - settings.revision_days])
@@ -96,7 +97,7 @@ def test_one_failing_symbol_does_not_stop_the_others(db: Database, settings: Set
         start=dt.date(2024, 1, 1),
         client=FakeClient(serve),
         now=NOW,
-        progress=lambda f, t: progress.append((f, t)),
+        progress=lambda f, t: progress.append((f, t)), actor=SYSTEM,
     )
     assert [r.symbol for r in summary.succeeded] == ["AAPL", "MSFT"]
     assert [r.symbol for r in summary.failed] == ["BAD", "GONE"]
@@ -116,14 +117,14 @@ def test_one_failing_symbol_does_not_stop_the_others(db: Database, settings: Set
     ],
 )
 def test_injection_like_symbols_are_rejected(db: Database, settings: Settings, symbol: str) -> None:
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     client = FakeClient(yahoo_like(_days(5)))
-    summary = ingest_yahoo(db, settings, [symbol], client=client, now=NOW)
+    summary = ingest_yahoo(db, settings, [symbol], client=client, now=NOW, actor=SYSTEM)
     assert not summary.ok and "is not a valid symbol" in summary.failed[0].message
     assert client.calls == []
     assert _bar_count(db) == 7983
     with pytest.raises(ValidationFailed, match="not a valid symbol"):
-        ingest_csv(db, settings, symbol, b"Date,Open,High,Low,Close,Volume\n")
+        ingest_csv(db, settings, symbol, b"Date,Open,High,Low,Close,Volume\n", actor=SYSTEM)
 
 
 def test_failure_mid_ingest_leaves_history_unchanged(
@@ -136,7 +137,7 @@ def test_failure_mid_ingest_leaves_history_unchanged(
         ["MSFT"],
         start=dt.date(2024, 1, 1),
         client=FakeClient(yahoo_like(days)),
-        now=NOW,
+        now=NOW, actor=SYSTEM,
     )
     before = read_bars(db, "MSFT")
 
@@ -145,7 +146,8 @@ def test_failure_mid_ingest_leaves_history_unchanged(
 
     monkeypatch.setattr(ingest_module, "_record_success", crash)
     revised = yahoo_like(days, [500.0 + i for i in range(10)])
-    summary = ingest_yahoo(db, settings, ["MSFT"], client=FakeClient(revised), now=NOW)
+    summary = ingest_yahoo(db, settings, ["MSFT"], client=FakeClient(revised), now=NOW,
+                           actor=SYSTEM)
     assert not summary.ok and "went away" in summary.failed[0].message
     pd.testing.assert_frame_equal(read_bars(db, "MSFT"), before)
     assert _runs(db)[-1].status == "failed"
@@ -155,7 +157,8 @@ def test_invalid_download_is_not_stored(db: Database, settings: Settings) -> Non
     days = _days(5)
     broken = yahoo_like(days, [100.0, 101.0, -1.0, 103.0, 104.0])
     summary = ingest_yahoo(
-        db, settings, ["MSFT"], start=dt.date(2024, 1, 1), client=FakeClient(broken), now=NOW
+        db, settings, ["MSFT"], start=dt.date(2024, 1, 1), client=FakeClient(broken), now=NOW,
+        actor=SYSTEM,
     )
     assert not summary.ok and "price <= 0" in summary.failed[0].message
     assert _bar_count(db) == 0
@@ -164,10 +167,10 @@ def test_invalid_download_is_not_stored(db: Database, settings: Settings) -> Non
 
 
 def test_sample_ingest_and_if_empty(db: Database) -> None:
-    assert ingest_sample(db).inserted == 7983
-    skipped = ingest_sample(db, if_empty=True)
+    assert ingest_sample(db, actor=SYSTEM).inserted == 7983
+    skipped = ingest_sample(db, if_empty=True, actor=SYSTEM)
     assert skipped.results[0].status == "skipped" and _bar_count(db) == 7983
-    assert ingest_sample(db).results[0].counts.unchanged == 7983
+    assert ingest_sample(db, actor=SYSTEM).results[0].counts.unchanged == 7983
 
 
 GOOD_CSV = (
@@ -178,7 +181,7 @@ GOOD_CSV = (
 
 
 def test_csv_ingest_stores_and_records(db: Database, settings: Settings) -> None:
-    summary = ingest_csv(db, settings, "acme", GOOD_CSV, created_by="alice")
+    summary = ingest_csv(db, settings, "acme", GOOD_CSV, actor=Actor("alice", "analyst"))
     assert summary.ok and summary.inserted == 2
     assert read_bars(db, "ACME")["close"].tolist() == [10.5, 11.0]
     run = _runs(db)[-1]
@@ -205,8 +208,8 @@ def test_csv_ingest_stores_and_records(db: Database, settings: Settings) -> None
 def test_bad_csv_stores_nothing(
     db: Database, settings: Settings, data: bytes, message: str
 ) -> None:
-    ingest_csv(db, settings, "ACME", GOOD_CSV)
-    summary = ingest_csv(db, settings, "ACME", data)
+    ingest_csv(db, settings, "ACME", GOOD_CSV, actor=SYSTEM)
+    summary = ingest_csv(db, settings, "ACME", data, actor=SYSTEM)
     assert not summary.ok and message in summary.failed[0].message
     assert read_bars(db, "ACME")["close"].tolist() == [10.5, 11.0]
     assert _runs(db)[-1].status == "failed"
@@ -214,13 +217,13 @@ def test_bad_csv_stores_nothing(
 
 def test_oversize_csv_names_size_and_limit(db: Database, tmp_path: object) -> None:
     small = Settings.from_env({"UPLOAD_MAX_MB": "0.001"})
-    summary = ingest_csv(db, small, "ACME", GOOD_CSV * 20)
+    summary = ingest_csv(db, small, "ACME", GOOD_CSV * 20, actor=SYSTEM)
     assert "upload limit is 0.001 MB" in summary.failed[0].message
     assert _bar_count(db) == 0
 
 
 def test_validate_stored(db: Database) -> None:
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     report = validate_stored(db, "MSFT", trading_calendar(), today=dt.date(2017, 11, 13))
     assert report.ok
     assert {i.code for i in report.warnings} == {"missing_sessions"}
@@ -234,7 +237,8 @@ def test_load_series_adjusts_flags_and_fills(db: Database, settings: Settings) -
     yahoo_close = [100.0 + i * 0.1 for i in range(60)]
     frame = yahoo_like(days, yahoo_close, splits={days[40]: 2.0})
     ingest_yahoo(
-        db, settings, ["MSFT"], start=dt.date(2023, 1, 1), client=FakeClient(frame), now=NOW
+        db, settings, ["MSFT"], start=dt.date(2023, 1, 1), client=FakeClient(frame), now=NOW,
+        actor=SYSTEM,
     )
     raw = read_bars(db, "MSFT")
     assert raw["close"].iloc[39] == pytest.approx(2 * yahoo_close[39])  # stored as traded
@@ -253,3 +257,22 @@ def test_load_series_adjusts_flags_and_fills(db: Database, settings: Settings) -
         load_series(db, "MSFT", min_rows=100)
     with pytest.raises(ValidationFailed, match="use, winsorize, exclude"):
         load_series(db, "MSFT", outlier_policy="drop")
+
+
+def test_a_viewer_cannot_ingest_and_changes_no_row(db: Database, settings: Settings) -> None:
+    """The role check is in core, not only in hidden buttons: every ingest use case refuses
+    a viewer before it fetches, parses or writes anything (no bars, no ingest run)."""
+    ingest_sample(db, actor=SYSTEM)
+    before = read_bars(db, "MSFT")
+    runs = len(_runs(db))
+    client = FakeClient(yahoo_like(_days(5)))
+    with pytest.raises(PermissionDenied, match="viewer and may not ingest market data"):
+        ingest_sample(db, actor=VIEWER)
+    with pytest.raises(PermissionDenied, match="viewer"):
+        ingest_yahoo(db, settings, ["MSFT"], client=client, now=NOW, actor=VIEWER)
+    with pytest.raises(PermissionDenied, match="viewer"):
+        ingest_csv(db, settings, "ACME", GOOD_CSV, actor=VIEWER)
+    assert client.calls == []
+    pd.testing.assert_frame_equal(read_bars(db, "MSFT"), before)
+    assert [s.symbol for s in list_symbols(db)] == ["MSFT"]
+    assert len(_runs(db)) == runs

@@ -78,7 +78,7 @@ def yahoo() -> Yahoo:
 def market_db(db: Database, settings: Settings, yahoo: Yahoo) -> Database:
     """Both symbols stored up to DAY1, each with a "drift" champion."""
     assert ingest_yahoo(db, settings, SYMBOLS, client=FakeClient(yahoo),
-                        now=after_close(DAY1)).ok
+                        now=after_close(DAY1), actor=SYSTEM).ok
     for symbol in SYMBOLS:
         request = FitRequest(symbol=symbol, kind="drift", folds=3, horizon=5)
         service.save_model(db, settings, service.fit_model(db, settings, request), SYSTEM)
@@ -150,7 +150,13 @@ def test_weekly_retrain_promotes_only_through_the_gate(
         return result
 
     monkeypatch.setattr(lifecycle, "gate", gate)
-    run = run_weekly_retrain(db, settings, SYMBOLS, now=after_close(DAY1), n_workers=1)
+    # The champions were trained on all stored days: without force nothing is refitted.
+    idle = run_weekly_retrain(db, settings, SYMBOLS, now=after_close(DAY1), n_workers=1)
+    assert idle.failed_symbols == [] and gated == []
+    assert all("no new data since the champion's training end" in
+               str(o.steps["promotion"]["text"]) for o in idle.symbols.values())
+    run = run_weekly_retrain(db, settings, SYMBOLS, now=after_close(DAY1), n_workers=1,
+                             force=True)
     assert run.status == "succeeded" and run.failed_symbols == []
     assert sorted(gated) == SYMBOLS
     with db.read() as s:

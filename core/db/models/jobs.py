@@ -31,5 +31,8 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker renews this with each heartbeat; an active job past it has no live worker
+    # (killed, machine gone) and any front door may record it failed and take its lock.
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, utcnow
 
+ONE_CHAMPION = text("role = 'champion'")
+
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    # One champion per symbol is a database guarantee (a partial unique index on both
+    # backends), not only the promote code's care: a concurrent writer that would make a
+    # second champion fails instead of leaving two.
+    __table_args__ = (
+        Index("uq_model_versions_one_champion", "symbol", unique=True,
+              sqlite_where=ONE_CHAMPION, postgresql_where=ONE_CHAMPION),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     symbol: Mapped[str] = mapped_column(String(16), index=True)
@@ -32,7 +41,7 @@ class ModelVersion(Base):
     artifact_path: Mapped[str] = mapped_column(String(512))
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     artifact_bytes: Mapped[int] = mapped_column(Integer)
-    # champion | challenger | retired
+    # champion | challenger | retired | draft
     role: Mapped[str] = mapped_column(String(16), default="challenger")
     stale: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(64), default="system")
