@@ -189,10 +189,16 @@ class SymbolCard:
     next_mean: float | None
     next_lo80: float | None
     next_hi80: float | None
-    mase_30: float | None
+    naive_ratio_30: float | None  # MAE ratio to naive over the last 30 scored target dates
     scored_30: int
     open_alerts: int
     forecast_error: str | None
+
+    @property
+    def mase_30(self) -> float | None:
+        """Old name of ``naive_ratio_30`` (it never was a MASE); kept for callers written
+        before the rename."""
+        return self.naive_ratio_30
 
 
 def _logged_next_forecast(
@@ -258,7 +264,7 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
         champion_trained_to=champion.train_end if champion else None,
         champion_stale=bool(champion.stale) if champion else False,
         next_date=next_date, next_mean=next_mean, next_lo80=next_lo, next_hi80=next_hi,
-        mase_30=scores.mase if scores.n else None,
+        naive_ratio_30=scores.mae_ratio if scores.n else None,
         scored_30=scores.n,
         open_alerts=open_alerts,
         forecast_error=error,

@@ -25,7 +25,7 @@ def test_monitoring_page_scores_the_replayed_ledger(replayed: AppContext) -> Non
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Scored forecasts"].replace(",", "")) > 0
-    assert metrics["MASE vs naive"] != "–"
+    assert metrics["MAE ratio to naive"] != "–"
     assert len(at.get("plotly_chart")) >= 3  # predicted vs actual, rolling error, gauges
     assert [t.label for t in at.tabs] == ["Per horizon", "Alerts", "Drift", "Model versions",
                                           "Ledger"]
@@ -37,7 +37,7 @@ def test_overview_card_after_replay(replayed: AppContext) -> None:
     at = run_page()
     assert_clean(at)
     labels = [m.label for m in at.metric]
-    assert "30-day MASE" in labels and "Open alerts" in labels
+    assert "30-day MAE ratio to naive" in labels and "Open alerts" in labels
     assert any("Next forecast" in md.value for md in at.markdown)
 
 
