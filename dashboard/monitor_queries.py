@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -20,9 +21,11 @@ def snapshot(symbol: str, window_days: int) -> views.MonitoringSnapshot:
     return views.snapshot(ctx.db, ctx.settings, symbol, window_days)
 
 
-@st.cache_data(ttl=dt.timedelta(minutes=30), show_spinner=False)
-def calibration(symbol: str, window_days: int) -> list[views.Calibration]:
-    return views.calibrate(snapshot(symbol, window_days).ledger)
+@st.cache_data(ttl=dt.timedelta(hours=24), show_spinner="Replaying the bundled series…")
+def drift_calibration() -> pd.DataFrame:
+    """The detectors' calibration table on the bundled series, with its verdict rows
+    (the bundled data never changes: cached for a day)."""
+    return views.calibrate_bundled().summary_frame()
 
 
 @st.cache_data(ttl=TTL, show_spinner="Preparing the overview…")
