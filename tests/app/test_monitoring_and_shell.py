@@ -33,6 +33,15 @@ def test_monitoring_page_scores_the_replayed_ledger(replayed: AppContext) -> Non
     assert_clean(at)
 
 
+@pytest.mark.slow
+def test_monitoring_shows_the_drift_calibration_on_request(replayed: AppContext) -> None:
+    at = run_page("monitoring.py")
+    at.toggle(key=keys.MON_CALIBRATION).set_value(True).run(timeout=180)
+    assert_clean(at)
+    [table] = [d.value for d in at.dataframe if "false alarms / 1,000 calm days" in d.value]
+    assert table["series"].tolist()[-1] == "all" and len(table) == 6
+
+
 def test_overview_card_after_replay(replayed: AppContext) -> None:
     at = run_page()
     assert_clean(at)
