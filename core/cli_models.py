@@ -85,7 +85,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         return 0
     print(f"{report.model}: {report.beats_naive_text} (h={report.horizon}, refit {report.refit})")
     frame = report.folds_frame()
-    print(frame[["origin", "rmse", "naive_rmse", "mase", "naive_mase", "coverage80",
+    print(frame[["origin", "rmse", "naive_rmse", "mae_ratio", "mase", "naive_mase", "coverage80",
                  "coverage95"]].to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
 

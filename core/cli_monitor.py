@@ -164,7 +164,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         rows = list(session.scalars(
             select(DriftEvent).where(DriftEvent.symbol == symbol).order_by(DriftEvent.date)
         ))  # fmt: skip
-    fields = ["id", "symbol", "detector", "date", "statistic", "action", "model_version_id",
+    fields = ["id", "symbol", "kind", "detector", "date", "statistic", "action", "model_version_id",
               "details", "created_at"]  # fmt: skip
     if args.json:
         print_json([{f: _clean(getattr(e, f)) for f in fields} for e in rows])
@@ -173,23 +173,27 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         print(f"no drift events for {symbol}")
         return 0
     for e in rows:
-        print(f"{e.date!s:<11} {e.detector:<6} statistic {_num(e.statistic, '.4g'):>9}  "
-              f"{e.action:<15} model {e.model_version_id}")
+        print(f"{e.date!s:<11} {e.kind:<10} {e.detector:<6} statistic "
+              f"{_num(e.statistic, '.4g'):>9}  {e.action:<15} model {e.model_version_id}")
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from core.context import open_context
-    from core.monitor.calibration import calibrate_symbol
+    from core.monitor.calibration import calibrate_bundled, calibrate_symbol
 
-    ctx = open_context()
-    report = calibrate_symbol(
-        ctx.db, ctx.settings, args.symbol, shift_sd=args.shift, backtest_days=args.days
-    )
+    report = calibrate_bundled(sigma=args.sigma)
+    own = None
+    if args.symbol:
+        from core.context import open_context
+
+        own = calibrate_symbol(open_context().db, args.symbol, factor=args.factor)
     if args.json:
-        print_json(report.to_dict())
+        print_json({"bundled": report.to_dict(), "symbol": own.to_dict() if own else None})
         return 0
     print(report.describe())
+    if own is not None:
+        print()
+        print(own.describe())
     return 0
 
 
@@ -290,7 +294,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--options", help='model options as JSON, e.g. \'{"engine": "pmdarima"}\'')
     r.add_argument("--retrain-weekday", type=int, default=0, help="0=Monday .. 6=Sunday")
     r.add_argument("--train-days", type=int, default=1000, help="trailing training window")
-    r.add_argument("--detector", choices=("adwin", "kswin"), default="adwin")
+    r.add_argument("--detector", default="all",
+                   choices=("all", "volatility", "bias", "shape", "adwin", "kswin"),
+                   help="kinds of change watched on the standardised errors (default all)")
     r.add_argument("--quiet", action="store_true", help="no progress line per day")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.set_defaults(func=_cmd_replay)
@@ -315,13 +321,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser(
         "calibrate-drift",
-        help="false-alarm rate and detection delay of the drift detectors on this symbol",
+        help="false alarms per 1,000 calm days and delay after 2008-09-15 of the drift "
+             "detectors, replayed on the bundled series",
     )
-    c.add_argument("--symbol", required=True)
-    c.add_argument("--shift", type=float, default=1.0,
-                   help="injected change, in standard deviations of the errors (default 1)")
-    c.add_argument("--days", type=int, default=250,
-                   help="backtest days when fewer than 120 errors are logged (default 250)")
+    c.add_argument("--sigma", choices=("window", "ewma"), default="window",
+                   help="stand-in bands: training-window sigma (today's bands) or EWMA")
+    c.add_argument("--symbol", help="also replay this symbol's own logged forecasts")
+    c.add_argument("--factor", type=float, default=2.0,
+                   help="variance change injected into the symbol's z (x factor, default 2)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_cmd_calibrate)
 

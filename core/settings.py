@@ -63,13 +63,19 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
 
 @dataclass(frozen=True)
 class AlertThresholds:
-    """Alert rule thresholds (the seed's ``rmse > 2.0`` and "2% of the price")."""
+    """Alert rule thresholds (the seed's ``rmse > 2.0`` and "2% of the price").
+
+    Coverage is flagged both ways: an 80% band holding fewer than ``coverage80_min`` or
+    more than ``coverage80_max`` of the actuals is off target (too narrow or too wide).
+    """
 
     rmse_abs: float = 2.0
     rmse_pct_of_price: float = 2.0
-    mase_above_one_days: int = 5
-    coverage80_min: float = 0.70
-    coverage95_min: float = 0.85
+    mae_ratio_above_one_days: int = 5
+    coverage80_min: float = 0.72
+    coverage80_max: float = 0.88
+    coverage95_min: float = 0.90
+    coverage95_max: float = 0.98
     stale_trading_days: int = 3
     window_days: int = 30
     cooldown_days: int = 5
@@ -110,9 +116,15 @@ class Settings:
         thresholds = AlertThresholds(
             rmse_abs=env_float(env, "ALERT_RMSE_ABS", 2.0),
             rmse_pct_of_price=env_float(env, "ALERT_RMSE_PCT", 2.0),
-            mase_above_one_days=env_int(env, "ALERT_MASE_DAYS", 5, minimum=1),
-            coverage80_min=env_float(env, "ALERT_COVERAGE80_MIN", 0.70),
-            coverage95_min=env_float(env, "ALERT_COVERAGE95_MIN", 0.85),
+            # ALERT_MASE_DAYS is the rule's old name (it never computed a MASE); still read.
+            mae_ratio_above_one_days=env_int(
+                env, "ALERT_MAE_RATIO_DAYS" if env.get("ALERT_MAE_RATIO_DAYS") else
+                "ALERT_MASE_DAYS", 5, minimum=1,
+            ),
+            coverage80_min=env_float(env, "ALERT_COVERAGE80_MIN", 0.72),
+            coverage80_max=env_float(env, "ALERT_COVERAGE80_MAX", 0.88),
+            coverage95_min=env_float(env, "ALERT_COVERAGE95_MIN", 0.90),
+            coverage95_max=env_float(env, "ALERT_COVERAGE95_MAX", 0.98),
             stale_trading_days=env_int(env, "ALERT_STALE_DAYS", 3, minimum=1),
             window_days=env_int(env, "ALERT_WINDOW_DAYS", 30, minimum=2),
             cooldown_days=env_int(env, "ALERT_COOLDOWN_DAYS", 5, minimum=0),

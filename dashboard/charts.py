@@ -185,11 +185,12 @@ def predicted_vs_actual(ledger: pd.DataFrame, *, step: int, title: str) -> go.Fi
 
 def rolling_error(rolling: pd.DataFrame, *, threshold: float, drift_dates: Sequence[object],
                   title: str) -> go.Figure:
-    """Rolling RMSE (model and naive MAE) with the alert threshold and drift events."""
+    """Rolling RMSE of the model and of the naive forecast on the same targets (like with
+    like), with the RMSE alert threshold and the drift events."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["rmse"], name="Rolling RMSE",
+    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["rmse"], name="Model RMSE",
                              line={"color": BLUE, "width": 2}))
-    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["naive_mae"], name="Naive MAE",
+    fig.add_trace(go.Scatter(x=rolling.index, y=rolling["naive_rmse"], name="Naive RMSE",
                              line={"color": GREY, "width": 1.4, "dash": "dot"}))
     fig.add_hline(y=threshold, line={"color": RED, "dash": "dash", "width": 1.2},
                   annotation_text=f"alert threshold {threshold:g}",
@@ -200,18 +201,23 @@ def rolling_error(rolling: pd.DataFrame, *, threshold: float, drift_dates: Seque
         if i == 0:
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="Drift detected",
                                      line={"color": ORANGE, "dash": "dot"}))
-    fig.update_layout(title=title, height=340, yaxis_title="Price units")
+    fig.update_layout(title=title, height=340, yaxis_title="RMSE (price units)")
     return fig
 
 
-def coverage_gauge(value: float, target: float, *, label: str) -> go.Figure:
+def coverage_gauge(value: float, target: float, low: float, high: float, *,
+                   label: str) -> go.Figure:
+    """Coverage against its nominal ``target``, green inside [``low``, ``high``] and red
+    outside on BOTH sides: a band holding too many actuals is too wide."""
     fig = go.Figure(go.Indicator(
         mode="gauge+number+delta", value=value * 100, number={"suffix": "%"},
         delta={"reference": target * 100, "suffix": " pts"},
         title={"text": label},
         gauge={"axis": {"range": [0, 100]}, "bar": {"color": BLUE},
                "threshold": {"line": {"color": RED, "width": 3}, "value": target * 100},
-               "steps": [{"range": [0, target * 100 * 0.85], "color": _rgba(RED, 0.15)}]},
+               "steps": [{"range": [0, low * 100], "color": _rgba(RED, 0.15)},
+                         {"range": [low * 100, high * 100], "color": _rgba(GREEN, 0.15)},
+                         {"range": [high * 100, 100], "color": _rgba(RED, 0.15)}]},
     ))
     fig.update_layout(height=230, margin={"l": 20, "r": 20, "t": 50, "b": 10})
     return fig

@@ -48,6 +48,7 @@ FC_LOG = "fc_log"
 MON_WINDOW = "mon_window"
 MON_RETRAIN = "mon_retrain"
 MON_PROMOTE = "mon_promote"
+MON_CALIBRATION = "mon_calibration"
 
 # Sidebar sign-in
 AUTH_PASSWORD = "auth_password"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -20,9 +21,11 @@ def snapshot(symbol: str, window_days: int) -> views.MonitoringSnapshot:
     return views.snapshot(ctx.db, ctx.settings, symbol, window_days)
 
 
-@st.cache_data(ttl=dt.timedelta(minutes=30), show_spinner=False)
-def calibration(symbol: str, window_days: int) -> list[views.Calibration]:
-    return views.calibrate(snapshot(symbol, window_days).ledger)
+@st.cache_data(ttl=dt.timedelta(hours=24), show_spinner="Replaying the bundled series…")
+def drift_calibration() -> pd.DataFrame:
+    """The detectors' calibration table on the bundled series, with its verdict rows
+    (the bundled data never changes: cached for a day)."""
+    return views.calibrate_bundled().summary_frame()
 
 
 @st.cache_data(ttl=TTL, show_spinner="Preparing the overview…")
@@ -32,8 +35,13 @@ def symbol_card(symbol: str, today: dt.date) -> views.SymbolCard:
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False, max_entries=64)
-def figures(symbol: str, window_days: int, threshold: float) -> dict[str, go.Figure]:
+def figures(symbol: str, window_days: int, threshold: float,
+            coverage_targets: tuple[float, float, float, float] = (0.72, 0.88, 0.90, 0.98),
+            ) -> dict[str, go.Figure]:
     """The monitoring charts, built once per (symbol, window) and shared read-only.
+
+    ``coverage_targets`` is (80% low, 80% high, 95% low, 95% high): the gauges flag
+    coverage outside them either way, as the coverage alert does.
 
     Building plotly figures is the bulk of a rerun (validation of every property);
     ``st.plotly_chart`` only reads a figure (``to_dict``), so sharing them is safe.
@@ -49,9 +57,10 @@ def figures(symbol: str, window_days: int, threshold: float) -> dict[str, go.Fig
                                               drift_dates=drift_dates,
                                               title="Rolling error (one day ahead)")
     if snap.scores.n:
-        out["cov80"] = charts.coverage_gauge(snap.scores.coverage80, 0.80,
+        lo80, hi80, lo95, hi95 = coverage_targets
+        out["cov80"] = charts.coverage_gauge(snap.scores.coverage80, 0.80, lo80, hi80,
                                              label="80% interval coverage")
-        out["cov95"] = charts.coverage_gauge(snap.scores.coverage95, 0.95,
+        out["cov95"] = charts.coverage_gauge(snap.scores.coverage95, 0.95, lo95, hi95,
                                              label="95% interval coverage")
     if not snap.timeline.empty:
         out["timeline"] = charts.champion_timeline(snap.timeline, title="When each model served")

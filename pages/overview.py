@@ -94,9 +94,10 @@ for i, symbol in enumerate(watch):
                 st.warning(card.forecast_error)
         c, d = st.columns(2)
         if card.mase_30 is None:
-            c.metric("30-day MASE", "–", help="No scored forecasts in the last 30 days.")
+            c.metric("30-day MAE ratio to naive", "–",
+                     help="No scored forecasts in the last 30 days.")
         else:
-            c.metric("30-day MASE", f"{card.mase_30:.2f}",
+            c.metric("30-day MAE ratio to naive", f"{card.mase_30:.2f}",
                      "worse than naive" if card.mase_30 > 1 else "better than naive",
                      delta_color="inverse" if card.mase_30 > 1 else "normal", delta_arrow="off",
                      help="Model MAE / naive MAE over the last 30 scored days; below 1 beats "

@@ -30,11 +30,18 @@ METRICS = ("rmse", "mae", "mape", "smape", "mase", "coverage80", "coverage95", "
 
 @dataclass(frozen=True)
 class FoldScore:
+    """One fold's scores. ``mase`` divides the MAE by the training window's in-sample
+    one-step naive MAE (``metrics.naive_scale``): over a horizon of h days it exceeds 1
+    even for a model that beats naive, since h-day errors are set against one-day moves.
+    ``mae_ratio`` is the MAE ratio to the naive forecast on the same fold: below 1 beats it.
+    """
+
     fold: int
     origin: str  # last training date
     n_train: int
     rmse: float
     mae: float
+    mae_ratio: float  # MAE / naive's MAE on this fold (1.0 for the naive itself)
     mape: float
     smape: float
     mase: float
@@ -49,7 +56,8 @@ class BacktestReport:
 
     ``summary``/``naive_summary`` average the fold scores; ``per_step``/``naive_per_step``
     give each metric by forecast step (1..horizon) across folds; ``folds_won`` counts the
-    folds where the model's MASE is below the naive one's."""
+    folds where the model's MAE ratio to naive is below 1 (its MAE below the naive's on
+    the same targets; the same verdict as comparing their MASEs, which share a scale)."""
 
     model: str
     kind: str
@@ -116,12 +124,14 @@ def _refit_plan(refit: str | int, folds: int) -> list[bool]:
     raise ValidationFailed(f"refit must be 'every', 'update' or a positive integer, got {refit!r}")
 
 
-def _score(fold: int, y: pd.Series, origin: int, fc: ForecastResult) -> FoldScore:
+def _score(fold: int, y: pd.Series, origin: int, fc: ForecastResult,
+           naive: ForecastResult) -> FoldScore:
     actual = y.to_numpy()[origin : origin + fc.horizon]
     train = y.to_numpy()[:origin]
     return FoldScore(
         fold=fold, origin=str(y.index[origin - 1].date()), n_train=origin,
         rmse=mx.rmse(actual, fc.mean), mae=mx.mae(actual, fc.mean),
+        mae_ratio=mx.mae_ratio(actual, fc.mean, naive.mean),
         mape=mx.mape(actual, fc.mean), smape=mx.smape(actual, fc.mean),
         mase=mx.mase(actual, fc.mean, mx.naive_scale(train)),
         coverage80=mx.coverage(actual, fc.lo80, fc.hi80),
@@ -130,18 +140,22 @@ def _score(fold: int, y: pd.Series, origin: int, fc: ForecastResult) -> FoldScor
     )
 
 
-def _per_step(y: pd.Series, origins: list[int],
-              fcs: list[ForecastResult]) -> dict[str, list[float]]:
-    """Each metric at each forecast step, computed across folds."""
+def _per_step(y: pd.Series, origins: list[int], fcs: list[ForecastResult],
+              naive: list[ForecastResult]) -> dict[str, list[float]]:
+    """Each metric at each forecast step, computed across folds.
+
+    Step k's MASE is the mean over folds of each fold's ``metrics.mase`` of its step-k
+    error (each fold has its own training window, hence its own scale)."""
     v = y.to_numpy()
     h = fcs[0].horizon
     act = np.array([v[o : o + h] for o in origins])
     mean = np.array([f.mean for f in fcs])
+    nmean = np.array([f.mean for f in naive])
     last = np.array([v[o - 1] for o in origins])[:, None]
-    scale = np.array([mx.naive_scale(v[:o]) for o in origins])[:, None]
+    scales = [mx.naive_scale(v[:o]) for o in origins]
     err = np.abs(act - mean)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.where(scale > 0, err / scale, np.where(err == 0, 0.0, np.inf))
+    mase = [float(np.mean([mx.mase(act[i, k:k + 1], mean[i, k:k + 1], scales[i])
+                           for i in range(len(origins))])) for k in range(h)]
     den = np.abs(act) + np.abs(mean)
     sm = np.divide(2 * err, den, out=np.zeros_like(den), where=den > 0)
     lo80, hi80 = np.array([f.lo80 for f in fcs]), np.array([f.hi80 for f in fcs])
@@ -151,7 +165,8 @@ def _per_step(y: pd.Series, origins: list[int],
         "mae": err.mean(axis=0),
         "mape": 100 * (err / np.abs(act)).mean(axis=0),
         "smape": 100 * sm.mean(axis=0),
-        "mase": scaled.mean(axis=0),
+        "mae_ratio": [mx.mae_ratio(act[:, k], mean[:, k], nmean[:, k]) for k in range(h)],
+        "mase": mase,
         "coverage80": ((act >= lo80) & (act <= hi80)).mean(axis=0),
         "coverage95": ((act >= lo95) & (act <= hi95)).mean(axis=0),
         "direction": (mx.move_sign(mean, last) == mx.move_sign(act, last)).mean(axis=0),
@@ -160,7 +175,9 @@ def _per_step(y: pd.Series, origins: list[int],
 
 
 def _mean_scores(scores: list[FoldScore]) -> dict[str, float]:
-    return {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
+    out = {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
+    out["mae_ratio"] = float(np.mean([s.mae_ratio for s in scores]))
+    return out
 
 
 def _fit_predict(f: Forecaster, y: pd.Series, X: pd.DataFrame | None, origin: int,
@@ -220,15 +237,18 @@ def backtest(forecaster: Forecaster | Callable[[], Forecaster], y: pd.Series,
     fcs = rolling_forecasts(forecaster, y, X, origins, horizon, refit, progress, n_jobs)
     naive = Naive(log=forecaster.log, exchange=forecaster.exchange)
     nfcs = rolling_forecasts(naive, y, None, origins, horizon, "every")
-    scores = [_score(i, y, o, f) for i, (o, f) in enumerate(zip(origins, fcs, strict=True))]
-    nscores = [_score(i, y, o, f) for i, (o, f) in enumerate(zip(origins, nfcs, strict=True))]
+    scores = [_score(i, y, o, f, n)
+              for i, (o, f, n) in enumerate(zip(origins, fcs, nfcs, strict=True))]
+    nscores = [_score(i, y, o, n, n)
+               for i, (o, n) in enumerate(zip(origins, nfcs, strict=True))]
     if progress:
         progress(1.0, "done")
     return BacktestReport(
         model=forecaster.label,
         kind=forecaster.kind, folds=folds, horizon=horizon, step=step, refit=str(refit),
         fold_scores=scores, naive_scores=nscores,
-        per_step=_per_step(y, origins, fcs), naive_per_step=_per_step(y, origins, nfcs),
+        per_step=_per_step(y, origins, fcs, nfcs),
+        naive_per_step=_per_step(y, origins, nfcs, nfcs),
         summary=_mean_scores(scores), naive_summary=_mean_scores(nscores),
-        folds_won=sum(s.mase < n.mase for s, n in zip(scores, nscores, strict=True)),
+        folds_won=sum(s.mae_ratio < 1.0 for s in scores),
     )

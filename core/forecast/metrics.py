@@ -1,6 +1,19 @@
-"""Forecast accuracy metrics as plain numpy functions (used by backtests and monitoring).
+"""Forecast accuracy metrics as plain numpy functions: the ONE set of definitions that the
+backtest tables, the monitoring scores, the overview cards, the alert rules, the API and
+the CLI all use (tests/unit/test_metric_definitions.py checks that nobody re-implements them).
 
 All take arrays of the same shape and reduce over every element; percentages are in %.
+
+Two skill ratios, never to be confused:
+
+- ``mase``: MAE divided by :func:`naive_scale`, the in-sample MAE of the one-step naive
+  forecast over the TRAINING window (Hyndman and Koehler 2006). It needs the training data,
+  so only a backtest can compute it. At horizons beyond one day it exceeds 1 even for a
+  model that beats the naive forecast, because h-day errors are compared with one-day
+  moves: the naive forecast's own MASE over 5 steps is about 1.6 on MSFT.
+- ``mae_ratio``: MAE of the model divided by the MAE of the naive forecast on exactly the
+  same targets ("MAE ratio to naive"). Below 1 means better than naive on those targets.
+  The ledger logs the naive forecast beside every prediction, so monitoring uses this one.
 """
 
 from __future__ import annotations
@@ -58,10 +71,46 @@ def mase(actual: ArrayLike, pred: ArrayLike, scale: float) -> float:
     return 0.0 if err == 0 else float("inf")
 
 
+def mae_ratio(actual: ArrayLike, pred: ArrayLike, naive: ArrayLike) -> float:
+    """MAE ratio to naive: MAE(pred) / MAE(naive) on the same targets (NaN when the naive
+    forecast was exact, since the ratio is then undefined, not infinite).
+
+    >>> mae_ratio([10, 12], [11, 12], naive=[10, 10])
+    0.5
+    """
+    return float(ratio_to_naive(mae(actual, pred), mae(actual, naive)))
+
+
+def ratio_to_naive(model_mae: ArrayLike | float, naive_mae: ArrayLike | float) -> np.ndarray:
+    """The division behind :func:`mae_ratio`, elementwise for windows of MAEs already
+    summed (rolling charts): NaN where the naive MAE is 0.
+
+    >>> ratio_to_naive([1.0, 2.0], [2.0, 0.0]).tolist()
+    [0.5, nan]
+    """
+    num, den = np.asarray(model_mae, dtype=np.float64), np.asarray(naive_mae, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
 def coverage(actual: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> float:
     """Share of actual values inside [lo, hi]."""
     a = _a(actual)
     return float(np.mean((a >= _a(lo)) & (a <= _a(hi))))
+
+
+def coverage_off_target(value: float, low: float, high: float) -> str | None:
+    """"too narrow" below ``low``, "too wide" above ``high``, else None: a band that holds
+    too many actuals overstates the risk as surely as one holding too few understates it.
+
+    >>> coverage_off_target(0.96, 0.72, 0.88), coverage_off_target(0.8, 0.72, 0.88)
+    ('too wide', None)
+    """
+    if value < low:
+        return "too narrow"
+    if value > high:
+        return "too wide"
+    return None
 
 
 def move_sign(values: ArrayLike, last: ArrayLike | float) -> np.ndarray:

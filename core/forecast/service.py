@@ -321,10 +321,10 @@ def forecast(
                 last_value=float(y.iloc[-1]), exog_policy=loaded.version.exog_policy,
                 issued_by=issued_by,
             )
-    order = (loaded.version.spec or {}).get("order")
-    random_walk = loaded.version.kind == "naive" or (
-        isinstance(order, list | tuple) and list(order)[:3] == [0, 1, 0]
-    )
+    # A random walk is a forecast that IS the last price at every step (naive, or
+    # ARIMA(0,1,0) without drift); judged on the forecast itself, so an ARIMA(0,1,0) with
+    # drift or a drift model, whose line slopes, never gets the banner.
+    random_walk = bool(np.allclose(result.mean, float(y.iloc[-1]), rtol=1e-9, atol=0.0))
     return ForecastView(
         symbol=loaded.version.symbol, version=loaded.version, result=result, naive=naive,
         history=y, warnings=loaded.warnings, beats_naive=_beats_naive(loaded.version),

@@ -3,11 +3,11 @@
 Modules (each small, each usable alone):
 
 - ``ledger``   log forecasts beside the naive baseline; reconcile them with actuals.
-- ``scores``   RMSE/MAE/MAPE/MASE, interval coverage and hit rate over the ledger.
+- ``scores``   RMSE/MAE/MAPE, MAE ratio to naive, interval coverage and hit rate over the ledger.
 - ``alerts``   alert rules, threshold checks, and episode bookkeeping in ``alerts``.
 - ``channels`` deliver alerts to the log, a Slack-style webhook and SMTP, with retries.
-- ``drift``    ADWIN/KSWIN over forecast errors, drift events and their calibration.
+- ``drift``    ADWIN/KSWIN over standardised errors (volatility, bias, shape); drift events.
 - ``daily``    one day of monitoring for one symbol (reconcile, drift, alerts, deliveries).
 - ``replay``   the daily pipeline replayed over stored history (demo, resumable).
-- ``calibration`` the detectors' false-alarm rate and delay on a symbol's own errors.
+- ``calibration`` false alarms and 2008 delay, replayed on the bundled series.
 """

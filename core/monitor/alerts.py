@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.db.base import utcnow
 from core.db.models import Alert, Bar, ModelVersion
 from core.errors import ValidationFailed
+from core.forecast import metrics as mx
 from core.monitor.channels import queue_deliveries
 from core.monitor.ledger import ledger_frame
 from core.monitor.scores import Scores, compute_scores, last_target_dates, rolling_errors
@@ -33,7 +34,10 @@ from core.settings import AlertThresholds, Settings
 
 logger = logging.getLogger(__name__)
 
-RMSE_ABS, RMSE_PCT, MASE_STREAK = "rmse_abs", "rmse_pct", "mase_above_one"
+RMSE_ABS, RMSE_PCT, NAIVE_STREAK = "rmse_abs", "rmse_pct", "mae_ratio_above_one"
+# The same rule's id before it was named for what it computes; an alert still open under
+# it is resolved by the next evaluation (its successor takes over).
+LEGACY_NAIVE_STREAK = "mase_above_one"
 COVERAGE80, COVERAGE95 = "coverage80", "coverage95"
 STALE_DATA, JOB_FAILED = "stale_data", "job_failed"
 
@@ -76,9 +80,11 @@ class SessionCounter(Protocol):
 _LIMITS: dict[str, tuple[str, bool, float, float]] = {
     "rmse_abs": ("ALERT_RMSE_ABS", False, 0.0, math.inf),
     "rmse_pct_of_price": ("ALERT_RMSE_PCT", False, 0.0, 100.0),
-    "mase_above_one_days": ("ALERT_MASE_DAYS", True, 1, math.inf),
+    "mae_ratio_above_one_days": ("ALERT_MAE_RATIO_DAYS", True, 1, math.inf),
     "coverage80_min": ("ALERT_COVERAGE80_MIN", False, 0.0, 1.0),
+    "coverage80_max": ("ALERT_COVERAGE80_MAX", False, 0.0, 1.0),
     "coverage95_min": ("ALERT_COVERAGE95_MIN", False, 0.0, 1.0),
+    "coverage95_max": ("ALERT_COVERAGE95_MAX", False, 0.0, 1.0),
     "stale_trading_days": ("ALERT_STALE_DAYS", True, 1, math.inf),
     "window_days": ("ALERT_WINDOW_DAYS", True, 2, math.inf),
     "cooldown_days": ("ALERT_COOLDOWN_DAYS", True, 0, math.inf),
@@ -101,6 +107,14 @@ def check_thresholds(thresholds: AlertThresholds) -> AlertThresholds:
         ok_type = isinstance(value, int) if whole else isinstance(value, int | float)
         if isinstance(value, bool) or not ok_type or not (lo <= value <= hi):
             raise ValidationFailed(f"{env} ({f.name}) must be {kind} {span}, got {value!r}")
+    for level in (80, 95):
+        low = getattr(thresholds, f"coverage{level}_min")
+        high = getattr(thresholds, f"coverage{level}_max")
+        if not low < high:
+            raise ValidationFailed(
+                f"ALERT_COVERAGE{level}_MIN ({low:g}) must be below ALERT_COVERAGE{level}_MAX "
+                f"({high:g}): coverage inside [min, max] is on target"
+            )
     return thresholds
 
 
@@ -131,30 +145,38 @@ def rule_rmse_pct(scores: Scores, price: float, pct: float) -> AlertCandidate | 
     )  # fmt: skip
 
 
-def rule_mase_streak(mase: pd.Series, days: int) -> AlertCandidate | None:
-    """Rolling MASE above 1 (worse than naive) on each of the last ``days`` target dates."""
-    tail = mase.dropna().iloc[-days:]
+def rule_naive_streak(ratio: pd.Series, days: int) -> AlertCandidate | None:
+    """Rolling MAE ratio to naive above 1 (worse than the naive forecast on the same
+    targets) on each of the last ``days`` target dates."""
+    tail = ratio.dropna().iloc[-days:]
     if len(tail) < days or not bool((tail > 1.0).all()):
         return None
     return AlertCandidate(
-        MASE_STREAK,
-        f"MASE above 1 (worse than the naive forecast) for {days} consecutive days, "
-        f"now {tail.iloc[-1]:.2f}",
+        NAIVE_STREAK,
+        f"MAE ratio to naive above 1 (worse than the naive forecast) for {days} consecutive "
+        f"days, now {tail.iloc[-1]:.2f}",
         float(tail.iloc[-1]), 1.0,
     )  # fmt: skip
 
 
-def rule_coverage(scores: Scores, level: int, minimum: float) -> AlertCandidate | None:
-    """Share of actuals inside the ``level``% interval below ``minimum`` (too narrow)."""
+def rule_coverage(
+    scores: Scores, level: int, minimum: float, maximum: float = 1.0
+) -> AlertCandidate | None:
+    """Share of actuals inside the ``level``% interval outside [``minimum``, ``maximum``]:
+    too narrow (risk understated) or too wide (risk overstated) are both off target."""
     if level not in (80, 95):
         raise ValidationFailed(f"coverage level must be 80 or 95, got {level!r}")
     got = scores.coverage80 if level == 80 else scores.coverage95
-    if scores.n == 0 or not got < minimum:
+    verdict = mx.coverage_off_target(got, minimum, maximum) if scores.n else None
+    if verdict is None:
         return None
+    bound = minimum if verdict == "too narrow" else maximum
+    side = "below" if verdict == "too narrow" else "above"
     return AlertCandidate(
         COVERAGE80 if level == 80 else COVERAGE95,
-        f"{level}% intervals held {got:.0%} of {scores.n} actuals, below {minimum:.0%}",
-        got, minimum,
+        f"{level}% intervals held {got:.0%} of {scores.n} actuals, {side} {bound:.0%}: "
+        f"{verdict} (target {minimum:.0%}-{maximum:.0%})",
+        got, bound,
     )  # fmt: skip
 
 
@@ -237,10 +259,17 @@ def candidates_for(
         price = float(window.sort_values("target_date")["actual"].iloc[-1])
         found[RMSE_ABS] = rule_rmse_abs(scores, thresholds.rmse_abs)
         found[RMSE_PCT] = rule_rmse_pct(scores, price, thresholds.rmse_pct_of_price)
-        found[COVERAGE80] = rule_coverage(scores, 80, thresholds.coverage80_min)
-        found[COVERAGE95] = rule_coverage(scores, 95, thresholds.coverage95_min)
+        found[COVERAGE80] = rule_coverage(
+            scores, 80, thresholds.coverage80_min, thresholds.coverage80_max
+        )
+        found[COVERAGE95] = rule_coverage(
+            scores, 95, thresholds.coverage95_min, thresholds.coverage95_max
+        )
         rolling = rolling_errors(frame, window=thresholds.window_days)
-        found[MASE_STREAK] = rule_mase_streak(rolling["mase"], thresholds.mase_above_one_days)
+        found[NAIVE_STREAK] = rule_naive_streak(
+            rolling["mae_ratio"], thresholds.mae_ratio_above_one_days
+        )
+        found[LEGACY_NAIVE_STREAK] = None  # resolves an alert opened under the old id
     return found
 
 

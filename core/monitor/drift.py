@@ -1,7 +1,20 @@
 """Drift in forecast ERRORS (not prices) with river's ADWIN and KSWIN, and what to do then.
 
 Prices always drift; that is not news. A change in the error stream means the model no
-longer fits the market. The detectors are configured deliberately for daily data:
+longer fits the market. Errors in price units hide the change that matters most: in a
+crisis they triple while their mean stays near zero. So every reconciled error is first
+STANDARDISED by the forecast's own predicted sigma, read back from its stored 95% band
+(``standardised_errors``), and three detectors watch the one-step stream of z (one value
+per target date, horizon step 1: the step reconciled first and most often):
+
+- ``volatility``: ADWIN over z**2 (or |z|, see ``kind_stream``). Its mean is about 1
+  while the bands match the market; it rises when the market moves more than the bands
+  allow (and falls when they are too wide).
+- ``bias``: ADWIN over z: the forecasts are systematically too high or too low.
+- ``shape``: KSWIN over z: the distribution of z changed (e.g. fatter tails).
+
+Each stored event says which kind it is. Defaults (``KIND_DEFAULTS``) were calibrated by
+replay on the bundled series (``core.monitor.calibration``). The detectors:
 
 - ADWIN with ``clock=1`` (river's default of 32 checks once every 32 points: weeks late
   on daily data) and a configurable ``delta``.
@@ -34,9 +47,94 @@ from core.db.models import DriftEvent, ModelVersion, Prediction
 from core.errors import ValidationFailed
 
 Detector = Literal["adwin", "kswin"]
+# river-level defaults of ``detect_drift`` on a raw stream
 ADWIN_DEFAULTS: dict[str, Any] = {"delta": 0.002, "clock": 1}
 KSWIN_DEFAULTS: dict[str, Any] = {"alpha": 0.005, "window_size": 100, "stat_size": 30, "seed": 42}
 SHIFT_RECENT = 10
+
+Kind = Literal["volatility", "bias", "shape"]
+KINDS: tuple[str, ...] = ("volatility", "bias", "shape")
+KIND_DETECTOR: dict[str, Detector] = {"volatility": "adwin", "bias": "adwin", "shape": "kswin"}
+# Calibrated by replay on the bundled series (python -m core calibrate-drift): at most 2
+# alarms per 1,000 calm trading days and a volatility event within 15 trading days of
+# 2008-09-15 on every bundled series that covers it. See README, Monitoring.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "volatility": {"delta": 0.2, "clock": 1},
+    "bias": {"delta": 0.002, "clock": 1},
+    "shape": {"alpha": 0.0001, "window_size": 100, "stat_size": 30, "seed": 42},
+}
+Z95 = 1.959964  # standard normal quantile of 0.975: the 95% band is mean +- Z95 sigma
+
+
+def standardised_errors(
+    actual: Sequence[float] | np.ndarray,
+    mean: Sequence[float] | np.ndarray,
+    lo95: Sequence[float] | np.ndarray,
+    hi95: Sequence[float] | np.ndarray,
+) -> np.ndarray:
+    """z = error / predicted sigma, with sigma read back from each row's 95% band.
+
+    A log-price model's band is ``exp`` of a band symmetric about the log forecast, so
+    there ``z = (log(actual) - log(mean)) / ((log(hi95) - log(lo95)) / (2 * Z95))``. A
+    price-space model's band is symmetric in price: ``z = (actual - mean) /
+    ((hi95 - lo95) / (2 * Z95))``. The ledger does not store the model's space, so each
+    row uses the space in which its band is the more symmetric about its mean (exactly
+    symmetric in one space, off by the squared relative width in the other). NaN where
+    the band has no width or a value is not a positive finite price.
+
+    >>> round(float(standardised_errors([110.0], [100.0], [90.0], [110.0])[0]), 4)  # price
+    1.96
+    """
+    a, m = np.asarray(actual, dtype=float), np.asarray(mean, dtype=float)
+    lo, hi = np.asarray(lo95, dtype=float), np.asarray(hi95, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la, lm, llo, lhi = np.log(a), np.log(m), np.log(lo), np.log(hi)
+        log_asym = np.abs(lhi + llo - 2 * lm) / (lhi - llo)
+        price_asym = np.abs(hi + lo - 2 * m) / (hi - lo)
+        z_log = (la - lm) / ((lhi - llo) / (2 * Z95))
+        z_price = (a - m) / ((hi - lo) / (2 * Z95))
+    use_log = np.isfinite(log_asym) & (~np.isfinite(price_asym) | (log_asym < price_asym))
+    z = np.where(use_log, z_log, z_price)
+    return np.where(np.isfinite(z) & (hi > lo), z, np.nan)
+
+
+def kind_stream(
+    z: Sequence[float] | np.ndarray, kind: str, volatility: str = "square"
+) -> np.ndarray:
+    """The values a kind's detector watches: z for bias and shape; for volatility z**2
+    (``volatility="square"``, the default: its mean is realised over predicted variance,
+    1 while the bands fit) or |z| (``"abs"``).
+
+    Replayed on the bundled series (``core.monitor.calibration``, ADWIN delta 0.2), the
+    first volatility event after 2008-09-15 came 10-22 trading days later over |z| and
+    2-11 days over z**2 on four of the five series (GOOG 43), whose mean jumps further
+    when the variance does; 1.19 and 1.66 false alarms per 1,000 calm days.
+    """
+    if kind not in KINDS:
+        raise ValidationFailed(f"unknown drift kind {kind!r}; use one of {', '.join(KINDS)}")
+    if volatility not in ("square", "abs"):
+        raise ValidationFailed(f"volatility stream must be 'square' or 'abs', got {volatility!r}")
+    values = np.asarray(z, dtype=float)
+    if kind != "volatility":
+        return values
+    return values**2 if volatility == "square" else np.abs(values)
+
+
+def kind_params(kind: str, **params: Any) -> dict[str, Any]:
+    """A kind's calibrated detector settings with ``params`` overriding them."""
+    if kind not in KINDS:
+        raise ValidationFailed(f"unknown drift kind {kind!r}; use one of {', '.join(KINDS)}")
+    return {**KIND_DEFAULTS[kind], **params}
+
+
+def detect_kind(
+    z: Sequence[float] | np.ndarray, dates: Sequence[Any] | None, kind: str, **params: Any
+) -> list[DriftPoint]:
+    """Run the detector of ``kind`` over a stream of standardised errors (a
+    ``volatility="abs"`` among ``params`` picks |z| instead of z**2)."""
+    cfg = kind_params(kind, **params)
+    stream = kind_stream(z, kind, cfg.pop("volatility", "square"))
+    return detect_drift(stream.tolist(), dates, detector=KIND_DETECTOR[kind], **cfg)
 
 
 @dataclass(frozen=True)
@@ -133,16 +231,17 @@ def record_drift(
     policy: str,
     *,
     detector: str = "adwin",
+    kind: str = "bias",
     details: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> DriftDecision:
-    """Store new drift events (one per symbol, detector and date) and apply the policy.
+    """Store new drift events (one per symbol, detector, kind and date) and apply the policy.
 
     On any NEW event the model version is marked stale. Policy ``"auto"`` returns
     ``retrain="queue"`` (the caller queues a retrain job), ``"manual"`` returns ``"ask"``
     (the dashboard asks an analyst). Re-recording known dates changes nothing and returns
     ``"none"``, so a daily job does not queue the same retrain every day. The database's
-    unique (symbol, detector, date) decides what is new (``ON CONFLICT DO NOTHING``), so
+    unique (symbol, detector, kind, date) decides what is new (``ON CONFLICT DO NOTHING``), so
     two concurrent checks cannot both record, and both act on, the same event. ``now``
     stamps ``created_at`` (default: the wall clock; a replay passes its own). No commit.
     """
@@ -157,7 +256,7 @@ def record_drift(
         assert p.date is not None
         rows.setdefault(p.date, {
             "symbol": symbol, "model_version_id": model_version_id, "detector": detector,
-            "date": p.date, "statistic": p.statistic, "action": action,
+            "kind": kind, "date": p.date, "statistic": p.statistic, "action": action,
             "details": {"index": p.index, **(details or {})}, "created_at": created_at,
         })  # fmt: skip
     if not rows:
@@ -167,6 +266,7 @@ def record_drift(
             select(DriftEvent.date).where(
                 DriftEvent.symbol == symbol,
                 DriftEvent.detector == detector,
+                DriftEvent.kind == kind,
                 DriftEvent.date.in_(list(rows)),
             )
         )
@@ -179,7 +279,7 @@ def record_drift(
     stmt = (
         insert(DriftEvent)
         .values(fresh)
-        .on_conflict_do_nothing(index_elements=["symbol", "detector", "date"])
+        .on_conflict_do_nothing(index_elements=["symbol", "detector", "kind", "date"])
         .returning(DriftEvent.id)
     )
     recorded = len(session.execute(stmt).all())
@@ -317,36 +417,70 @@ def logged_errors(
     return list(latest.values()), list(latest)
 
 
+def logged_z(
+    session: Session,
+    symbol: str,
+    step: int = 1,
+    *,
+    model_version_id: int | None = None,
+    issued_by: str | None = None,
+    until: dt.date | None = None,
+) -> tuple[list[float], list[dt.date]]:
+    """Standardised errors (``standardised_errors``) of one horizon step from the ledger,
+    one per target date (the latest-issued forecast wins), in target-date order."""
+    stmt = select(
+        Prediction.target_date, Prediction.actual, Prediction.mean, Prediction.lo95,
+        Prediction.hi95,
+    ).where(
+        Prediction.symbol == symbol, Prediction.step == step, Prediction.actual.is_not(None)
+    )  # fmt: skip
+    if model_version_id is not None:
+        stmt = stmt.where(Prediction.model_version_id == model_version_id)
+    if issued_by is not None:
+        stmt = stmt.where(Prediction.issued_by == issued_by)
+    if until is not None:
+        stmt = stmt.where(Prediction.target_date <= until)
+    stmt = stmt.order_by(Prediction.target_date, Prediction.issued_at, Prediction.id)
+    latest: dict[dt.date, tuple[float, float, float, float]] = {}
+    for day, actual, mean, lo95, hi95 in session.execute(stmt):  # actual: never None (filtered)
+        latest[day] = (float(actual or 0.0), float(mean), float(lo95), float(hi95))
+    if not latest:
+        return [], []
+    a, m, lo, hi = (np.array(col) for col in zip(*latest.values(), strict=True))
+    return standardised_errors(a, m, lo, hi).tolist(), list(latest)
+
+
 def check_drift(
     session: Session,
     symbol: str,
     model_version_id: int | None,
     policy: str,
     *,
-    detector: str = "adwin",
+    kinds: Sequence[str] = KINDS,
     step: int = 1,
     issued_by: str | None = None,
     until: dt.date | None = None,
     now: dt.datetime | None = None,
-    **params: Any,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> DriftDecision:
-    """Use case: ledger errors -> detector -> drift events and policy (no commit).
+    """Use case: ledger -> standardised errors -> one detector per kind -> drift events
+    and policy (no commit).
 
-    The stream is the errors of one model (``model_version_id``), or with ``None`` every
+    The stream is the z of one model (``model_version_id``), or with ``None`` every
     forecast of the symbol (narrowed by ``issued_by``, e.g. ``"replay"``): the served
     champion's stream across retrains, where a weekly retrain would leave each single
-    version too few points to test. ``until`` ignores target dates after it. Events go to
-    ``model_version_id``, or when it is None to the current champion.
+    version too few points to test. ``until`` ignores target dates after it. ``params``
+    overrides a kind's calibrated settings (``{"volatility": {"delta": 0.01}}``). Events
+    go to ``model_version_id``, or when it is None to the current champion.
 
-    Re-running over the same ledger records nothing new (events are idempotent per date),
-    so it is safe in a daily job.
+    Re-running over the same ledger records nothing new (events are idempotent per kind
+    and date), so it is safe in a daily job; one retrain is asked for however many kinds
+    fire on the same day.
     """
-    errors, dates = logged_errors(
+    z, dates = logged_z(
         session, symbol, step, model_version_id=model_version_id, issued_by=issued_by,
         until=until,
     )  # fmt: skip
-    points = detect_drift(errors, dates, detector=detector, **params)
-    cfg = {**(ADWIN_DEFAULTS if detector == "adwin" else KSWIN_DEFAULTS), **params}
     owner = model_version_id
     if owner is None:
         owner = session.scalar(
@@ -354,7 +488,17 @@ def check_drift(
                 ModelVersion.symbol == symbol, ModelVersion.role == "champion"
             )
         )
-    return record_drift(
-        session, symbol, owner, points, policy, detector=detector,
-        details={"step": step, "params": cfg}, now=now,
-    )  # fmt: skip
+    recorded, marked, retrain = 0, False, "none"
+    for kind in kinds:
+        cfg = kind_params(kind, **(params or {}).get(kind, {}))
+        points = detect_kind(z, dates, kind, **cfg)
+        decision = record_drift(
+            session, symbol, owner, points, policy, detector=KIND_DETECTOR[kind], kind=kind,
+            details={"step": step, "params": cfg, "stream": "z^2" if kind == "volatility"
+                     else "z"}, now=now,
+        )  # fmt: skip
+        recorded += decision.recorded
+        marked = marked or decision.marked_stale
+        if decision.retrain != "none":
+            retrain = decision.retrain
+    return DriftDecision(recorded, marked, retrain)  # type: ignore[arg-type]

@@ -9,7 +9,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -66,13 +65,14 @@ def alert_history(db: Database, symbol: str | None = None, limit: int = 200) -> 
 def drift_history(db: Database, symbol: str) -> pd.DataFrame:
     with db.read() as session:
         rows = [
-            {"date": e.date, "detector": e.detector, "statistic": e.statistic,
-             "action": e.action, "model": e.model_version_id}
+            {"date": e.date, "kind": e.kind, "detector": e.detector,
+             "statistic": e.statistic, "action": e.action, "model": e.model_version_id}
             for e in session.scalars(
                 select(DriftEvent).where(DriftEvent.symbol == symbol).order_by(DriftEvent.date)
             )
         ]
-    return pd.DataFrame(rows, columns=["date", "detector", "statistic", "action", "model"])
+    return pd.DataFrame(rows, columns=["date", "kind", "detector", "statistic", "action",
+                                       "model"])
 
 
 def champion_timeline(db: Database, symbol: str, ledger: pd.DataFrame) -> pd.DataFrame:
@@ -132,33 +132,12 @@ def snapshot(db: Database, settings: Settings, symbol: str, window_days: int) ->
     )
 
 
-@dataclass(frozen=True)
-class Calibration:
-    detector: str
-    params: dict[str, Any]
-    false_alarms_per_1000: float
-    mean_delay: float | None
-    missed: int
-    n_points: int
+def calibrate_bundled() -> Any:
+    """The drift detectors replayed on the bundled series (``core.monitor.calibration``):
+    false alarms per 1,000 calm days and delay after 2008-09-15. ~15 s: run on request."""
+    from core.monitor.calibration import calibrate_bundled as replay  # river: ~1.5 s import
 
-
-def calibrate(frame: pd.DataFrame, *, shift_sd: float = 1.5) -> list[Calibration]:
-    """Replay ADWIN and KSWIN over the logged step-1 errors with a shift injected halfway
-    (``shift_sd`` error standard deviations): false alarms before it, delay after it."""
-    from core.monitor import drift  # river's import costs ~1.5 s: only here
-
-    errors, _ = drift.error_stream(frame, step=1)
-    if len(errors) < 40:
-        return []
-    at = len(errors) // 2
-    sd = float(np.std(errors)) or 1.0
-    stream = drift.inject_shift(errors, at, shift_sd * sd)
-    out = []
-    for name in ("adwin", "kswin"):
-        cal = drift.replay_detectors(stream, change_points=[at], detector=name)
-        out.append(Calibration(name, cal.params, cal.false_alarms_per_1000, cal.mean_delay,
-                               cal.missed, cal.n_points))
-    return out
+    return replay()
 
 
 def last_bar_age(db: Database, symbol: str, settings: Settings, today: dt.date) -> int | None:
@@ -189,10 +168,16 @@ class SymbolCard:
     next_mean: float | None
     next_lo80: float | None
     next_hi80: float | None
-    mase_30: float | None
+    naive_ratio_30: float | None  # MAE ratio to naive over the last 30 scored target dates
     scored_30: int
     open_alerts: int
     forecast_error: str | None
+
+    @property
+    def mase_30(self) -> float | None:
+        """Old name of ``naive_ratio_30`` (it never was a MASE); kept for callers written
+        before the rename."""
+        return self.naive_ratio_30
 
 
 def _logged_next_forecast(
@@ -258,7 +243,7 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
         champion_trained_to=champion.train_end if champion else None,
         champion_stale=bool(champion.stale) if champion else False,
         next_date=next_date, next_mean=next_mean, next_lo80=next_lo, next_hi80=next_hi,
-        mase_30=scores.mase if scores.n else None,
+        naive_ratio_30=scores.mae_ratio if scores.n else None,
         scored_30=scores.n,
         open_alerts=open_alerts,
         forecast_error=error,

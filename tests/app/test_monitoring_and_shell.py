@@ -25,7 +25,7 @@ def test_monitoring_page_scores_the_replayed_ledger(replayed: AppContext) -> Non
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Scored forecasts"].replace(",", "")) > 0
-    assert metrics["MASE vs naive"] != "–"
+    assert metrics["MAE ratio to naive"] != "–"
     assert len(at.get("plotly_chart")) >= 3  # predicted vs actual, rolling error, gauges
     assert [t.label for t in at.tabs] == ["Per horizon", "Alerts", "Drift", "Model versions",
                                           "Ledger"]
@@ -33,11 +33,20 @@ def test_monitoring_page_scores_the_replayed_ledger(replayed: AppContext) -> Non
     assert_clean(at)
 
 
+@pytest.mark.slow
+def test_monitoring_shows_the_drift_calibration_on_request(replayed: AppContext) -> None:
+    at = run_page("monitoring.py")
+    at.toggle(key=keys.MON_CALIBRATION).set_value(True).run(timeout=180)
+    assert_clean(at)
+    [table] = [d.value for d in at.dataframe if "false alarms / 1,000 calm days" in d.value]
+    assert table["series"].tolist()[-1] == "all" and len(table) == 6
+
+
 def test_overview_card_after_replay(replayed: AppContext) -> None:
     at = run_page()
     assert_clean(at)
     labels = [m.label for m in at.metric]
-    assert "30-day MASE" in labels and "Open alerts" in labels
+    assert "30-day MAE ratio to naive" in labels and "Open alerts" in labels
     assert any("Next forecast" in md.value for md in at.markdown)
 
 

@@ -94,7 +94,7 @@ def test_viewer_sees_every_page_read_only(page, server: Server) -> None:  # type
     main = _main(page)
     main.get_by_text("Overview").first.wait_for()
     main.get_by_text(re.compile("Next forecast")).first.wait_for()
-    main.get_by_text("30-day MASE").first.wait_for()
+    main.get_by_text("30-day MAE ratio to naive").first.wait_for()
     page.get_by_text("Viewer mode (read-only)").first.wait_for()
     _assert_read_only(page)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
@@ -20,8 +21,40 @@ UTC = dt.UTC
 CAL = trading_calendar("XNYS")
 DAYS = [d.date() for d in CAL.sessions("2024-06-03", "2024-07-15")]
 CLOSES = {d: 100.0 + (i % 2) for i, d in enumerate(DAYS)}  # 100, 101, 100, ...
-SCORE_RULES = {"rmse_abs", "rmse_pct", "coverage80", "coverage95", "mase_above_one"}
+SCORE_RULES = {"rmse_abs", "rmse_pct", "coverage80", "coverage95", "mae_ratio_above_one"}
 T0 = dt.datetime(2024, 7, 16, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The "good" model forecasts perfectly, so its bands hold every actual: with the
+    default targets that is "too wide" (tested below); here only the lifecycle matters."""
+    loose = dataclasses.replace(settings.thresholds, coverage80_max=1.0, coverage95_max=1.0)
+    return dataclasses.replace(settings, thresholds=loose)
+
+
+def test_bands_holding_every_actual_are_too_wide(db: Database, settings: Settings) -> None:
+    _, good = seed(db)
+    strict = dataclasses.replace(settings, thresholds=dataclasses.replace(
+        settings.thresholds, coverage80_max=0.88, coverage95_max=0.98))  # the defaults
+    out = run(db, strict, model_version_id=good, now=T0)
+    assert out["opened"] == ["coverage80", "coverage95"]
+    with db.read() as s:
+        messages = list(s.scalars(select(Alert.message).order_by(Alert.id)))
+    assert messages == [
+        "80% intervals held 100% of 28 actuals, above 88%: too wide (target 72%-88%)",
+        "95% intervals held 100% of 28 actuals, above 98%: too wide (target 90%-98%)",
+    ]
+
+
+def test_an_alert_open_under_the_old_mase_rule_id_resolves(
+    db: Database, settings: Settings
+) -> None:
+    _, good = seed(db)
+    with db.begin() as s:
+        s.add(Alert(symbol="MSFT", rule="mase_above_one", severity="warning", message="old",
+                    as_of=DAYS[-2], status="open", opened_at=T0 - dt.timedelta(days=1)))
+    assert run(db, settings, model_version_id=good, now=T0)["resolved"] == ["mase_above_one"]
 
 
 def seed(db: Database) -> tuple[int, int]:

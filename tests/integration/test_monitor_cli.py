@@ -86,13 +86,13 @@ def test_replay_bad_input_is_one_line_and_exit_2(
 
 
 @pytest.mark.slow
-def test_calibrate_drift_falls_back_to_backtest_errors(
+def test_calibrate_drift_replays_the_bundled_series(
     env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["calibrate-drift", "--symbol", "MSFT", "--days", "150", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["source"] == "backtest" and report["n_errors"] == 150
-    assert [r["detector"] for r in report["rows"]] == ["adwin", "kswin"]
-    assert main(["calibrate-drift", "--symbol", "MSFT", "--days", "150"]) == 0
-    out = capsys.readouterr().out
-    assert "one-step errors from the backtest" in out and "false alarms/1000" in out
+    assert main(["calibrate-drift", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["bundled"]
+    assert report["calm_days"] == 4210 and report["false_alarms_per_1000"]["all"] <= 2.0
+    assert report["crisis_delays"] == {"MSFT (pmdarima)": 11, "AAPL (bokeh)": 5,
+                                       "GOOG (bokeh)": 43, "IBM (bokeh)": 2, "MSFT (bokeh)": 11}
+    assert main(["calibrate-drift", "--symbol", "MSFT"]) == 2  # 20 replayed days: too few
+    assert "needs at least 120 reconciled one-step forecasts of MSFT" in capsys.readouterr().err

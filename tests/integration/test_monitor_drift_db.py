@@ -26,6 +26,12 @@ def events(db: Database) -> list[tuple[str, dt.date, str]]:
         return sorted((d, day, a) for d, day, a in rows)
 
 
+def kinds(db: Database) -> list[tuple[str, str, dt.date]]:
+    with db.read() as s:
+        rows = s.execute(select(DriftEvent.kind, DriftEvent.detector, DriftEvent.date)).all()
+        return sorted((k, d, day) for k, d, day in rows)
+
+
 def stale(db: Database, mv: int) -> bool:
     with db.read() as s:
         version = s.get(ModelVersion, mv)
@@ -74,21 +80,39 @@ def test_bad_policy_and_undated_points(db: Database) -> None:
 
 
 def test_check_drift_from_the_ledger(db: Database) -> None:
-    """Errors logged through the ledger reach the detector in date order."""
-    rng = np.random.default_rng(0)
-    errors = np.concatenate([rng.normal(0.0, 1.0, 250), rng.normal(2.0, 1.0, 150)])
-    days = [d.date() for d in pd.bdate_range("2022-01-03", periods=len(errors) + 1)]
+    """Ledger rows -> z from their stored 95% bands -> one event per kind, in date order.
+
+    The seeded stream of the unit test (z ~ N(0,1), then sigma x2.5 from index 400) is
+    logged as price-space forecasts whose 95% band is mean -+ 1.959964 (sigma 1), so the
+    ledger's z is the stream itself and the events land on the unit test's indices."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(0.0, 1.0, 400)
+    z = np.concatenate([base, np.random.default_rng(6).normal(0.0, 2.5, 200)])
+    days = [d.date() for d in pd.bdate_range("2021-01-04", periods=len(z) + 1)]
     closes = {d: 100.0 for d in days}
     with db.begin() as s:
         mv = add_model_version(s)
         add_bars(s, "MSFT", closes)
-        for prev, day, err in zip(days, days[1:], errors, strict=False):
-            log_simple(s, mv, prev, [day], [100.0 - float(err)], 100.0, width80=10, width95=20)
+        for prev, day, err in zip(days, days[1:], z, strict=False):
+            log_simple(s, mv, prev, [day], [100.0 - float(err)], 100.0,
+                       width80=1.281552, width95=1.959964)
         reconcile(s, "MSFT")
     with db.begin() as s:
-        decision = check_drift(s, "MSFT", mv, "manual", detector="adwin")
+        decision = check_drift(s, "MSFT", mv, "manual")
     with db.begin() as s:
-        again = check_drift(s, "MSFT", mv, "manual", detector="adwin")
-    assert (decision.recorded, decision.retrain, again.recorded) == (1, "ask", 0)
-    assert events(db) == [("adwin", days[1 + 264], "marked_stale")]  # index 264 as in unit test
+        again = check_drift(s, "MSFT", mv, "manual")
+    assert (decision.recorded, decision.retrain, again.recorded) == (3, "ask", 0)
+    assert kinds(db) == sorted([
+        ("volatility", "adwin", days[1 + 402]), ("volatility", "adwin", days[1 + 509]),
+        ("bias", "adwin", days[1 + 595]),
+    ])  # fmt: skip
     assert stale(db, mv)
+
+
+def test_two_kinds_on_the_same_day_are_two_events(db: Database) -> None:
+    with db.begin() as s:
+        mv = add_model_version(s)
+        a = record_drift(s, "MSFT", mv, [P1], "auto", detector="adwin", kind="volatility")
+        b = record_drift(s, "MSFT", mv, [P1], "auto", detector="adwin", kind="bias")
+    assert (a.recorded, b.recorded) == (1, 1)
+    assert kinds(db) == [("bias", "adwin", P1.date), ("volatility", "adwin", P1.date)]

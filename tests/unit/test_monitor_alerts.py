@@ -16,7 +16,7 @@ from core.monitor.alerts import (
     check_thresholds,
     rule_coverage,
     rule_failed_job,
-    rule_mase_streak,
+    rule_naive_streak,
     rule_rmse_abs,
     rule_rmse_pct,
     rule_stale_data,
@@ -24,7 +24,7 @@ from core.monitor.alerts import (
 from core.monitor.scores import Scores
 from core.settings import AlertThresholds
 
-CALM = Scores(n=30, rmse=1.0, mae=0.8, mape=0.8, naive_mae=1.0, mase=0.8,
+CALM = Scores(n=30, rmse=1.0, mae=0.8, mape=0.8, naive_mae=1.0, mae_ratio=0.8,
               coverage80=0.8, coverage95=0.95, hit_rate=0.55)  # fmt: skip
 BAD = dataclasses.replace(CALM, rmse=3.0, coverage80=0.5, coverage95=0.7)
 EMPTY = Scores(0, *([math.nan] * 8))
@@ -46,23 +46,30 @@ def test_rmse_pct_of_price() -> None:
     assert rule_rmse_pct(BAD, price=0.0, pct=2.0) is None
 
 
-def test_mase_streak_needs_every_one_of_the_last_days() -> None:
+def test_naive_streak_needs_every_one_of_the_last_days() -> None:
     run = pd.Series([0.9, 1.2, 1.3, 1.1])
-    fired = rule_mase_streak(run, 3)
-    assert fired is not None and fired.rule == "mase_above_one"
+    fired = rule_naive_streak(run, 3)
+    assert fired is not None and fired.rule == "mae_ratio_above_one"
+    assert "MAE ratio to naive above 1" in fired.message and "MASE" not in fired.message
     assert fired.value == pytest.approx(1.1)
-    assert rule_mase_streak(run, 4) is None  # the 0.9 breaks the streak
-    assert rule_mase_streak(pd.Series([1.5, 1.5]), 3) is None  # too short to tell
+    assert rule_naive_streak(run, 4) is None  # the 0.9 breaks the streak
+    assert rule_naive_streak(pd.Series([1.5, 1.5]), 3) is None  # too short to tell
 
 
 @pytest.mark.parametrize(
-    ("level", "minimum", "rule"),
-    [pytest.param(80, 0.7, "coverage80", id="80"), pytest.param(95, 0.85, "coverage95", id="95")],
-)
-def test_coverage(level: int, minimum: float, rule: str) -> None:
-    fired = rule_coverage(BAD, level, minimum)
-    assert fired is not None and fired.rule == rule
-    assert rule_coverage(CALM, level, minimum) is None
+    ("level", "low", "high", "rule"),
+    [pytest.param(80, 0.72, 0.88, "coverage80", id="80"),
+     pytest.param(95, 0.90, 0.98, "coverage95", id="95")],
+)  # fmt: skip
+def test_coverage_is_flagged_both_ways(level: int, low: float, high: float, rule: str) -> None:
+    narrow = rule_coverage(BAD, level, low, high)
+    assert narrow is not None and narrow.rule == rule and "too narrow" in narrow.message
+    assert narrow.threshold == low
+    wide = dataclasses.replace(CALM, coverage80=0.96, coverage95=0.995)
+    fired = rule_coverage(wide, level, low, high)
+    assert fired is not None and "too wide" in fired.message and fired.threshold == high
+    assert rule_coverage(CALM, level, low, high) is None
+    assert rule_coverage(EMPTY, level, low, high) is None
 
 
 def test_coverage_level_is_checked() -> None:
@@ -100,8 +107,10 @@ BAD_THRESHOLDS = [
     ("nan", {"rmse_abs": math.nan}, r"ALERT_RMSE_ABS .* got nan"),
     ("text", {"rmse_pct_of_price": "2%"}, r"ALERT_RMSE_PCT .* from 0 to 100, got '2%'"),
     ("above-one", {"coverage80_min": 1.5}, r"ALERT_COVERAGE80_MIN .* from 0 to 1, got 1.5"),
-    ("zero-days", {"mase_above_one_days": 0},
-     r"ALERT_MASE_DAYS .* whole number from 1 up, got 0"),
+    ("zero-days", {"mae_ratio_above_one_days": 0},
+     r"ALERT_MAE_RATIO_DAYS .* whole number from 1 up, got 0"),
+    ("min-above-max", {"coverage80_min": 0.9},
+     r"ALERT_COVERAGE80_MIN \(0.9\) must be below ALERT_COVERAGE80_MAX \(0.88\)"),
     ("fraction", {"cooldown_days": 2.5}, r"ALERT_COOLDOWN_DAYS .* whole number"),
     ("bool", {"window_days": True}, r"ALERT_WINDOW_DAYS"),
 ]  # fmt: skip

@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 
 from core.errors import ValidationFailed
-from core.monitor.drift import detect_drift, inject_shift, replay_detectors
+from core.monitor.drift import (
+    KINDS,
+    detect_drift,
+    detect_kind,
+    inject_shift,
+    kind_stream,
+    replay_detectors,
+    standardised_errors,
+)
 
 CHANGE = 250
 
@@ -103,3 +111,67 @@ def test_missed_change_and_backtest_folds() -> None:
         replay_detectors(folds, [10])
     with pytest.raises(ValidationFailed, match="inside the stream"):
         replay_detectors(STATIONARY[:10], [10])
+
+
+# ------------------------------------------------------------ standardised errors, by kind
+def test_ledger_row_to_z_by_hand() -> None:
+    # Log model: band exp(log 100 -+ 0.04): sigma_log = 0.08 / (2 * 1.959964) = 0.0204086;
+    # actual 103: z = log(1.03) / 0.0204086 = 0.0295588 / 0.0204086 = 1.448355.
+    # Price model: band 46..54 about 50: sigma = 8 / 3.919928 = 2.040854; actual 52: 0.979982.
+    z = standardised_errors([103.0, 52.0], [100.0, 50.0], [100 * math.exp(-0.04), 46.0],
+                            [100 * math.exp(0.04), 54.0])  # fmt: skip
+    assert z.tolist() == pytest.approx([1.448355, 0.979982], abs=1e-6)
+    # no width, or a price that is not positive: undefined, skipped by the detectors
+    assert np.isnan(standardised_errors([1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [1.0, 2.0])).all()
+
+
+BASE = np.random.default_rng(5).normal(0.0, 1.0, 400)
+
+
+def kinds_fired(z: np.ndarray, **params: float) -> dict[str, list[int]]:
+    return {k: [p.index for p in detect_kind(z, None, k, **params)] for k in KINDS}
+
+
+def test_variance_change_is_a_volatility_event_at_a_known_index() -> None:
+    z = np.concatenate([BASE, np.random.default_rng(6).normal(0.0, 2.5, 200)])  # sigma x2.5
+    fired = kinds_fired(z)
+    assert fired["volatility"] == [402, 509]  # 2 points after the change
+    assert fired["bias"] == [595] and fired["shape"] == []  # much later: the wider spread
+    point = detect_kind(z, None, "volatility")[0]
+    assert point.statistic == pytest.approx(6.294096, abs=1e-6)  # mean z^2 shift
+    # the same change on |z| (the other volatility stream) is seen later
+    assert next(p.index for p in detect_kind(z, None, "volatility", volatility="abs")) > 402
+
+
+def test_mean_shift_is_a_bias_event() -> None:
+    z = np.concatenate([BASE, np.random.default_rng(6).normal(1.0, 1.0, 200)])  # z + 1
+    assert kinds_fired(z) == {"volatility": [407], "bias": [419], "shape": [429]}
+
+
+def test_shape_change_is_a_shape_event() -> None:
+    # z's spread collapses (bands now far too wide): KSWIN over z sees the distribution move.
+    # KSWIN compares 30 recent points with 30 sampled older ones: at the calibrated alpha
+    # (1e-4, for no false alarms on calm years) it needs a larger change; at river's
+    # 0.005 this one is caught 83 points in.
+    z = np.concatenate([BASE, np.random.default_rng(8).normal(0.0, 0.2, 300)])
+    assert [p.index for p in detect_kind(z, None, "shape", alpha=0.005)] == [483]
+    assert [p.index for p in detect_kind(BASE, None, "shape", alpha=0.005)] == []
+
+
+def test_no_kind_fires_on_a_stationary_stream() -> None:
+    z = np.random.default_rng(12).normal(0.0, 1.0, 3000)
+    assert kinds_fired(z) == {"volatility": [], "bias": [], "shape": []}
+    # across three seeded streams (9,000 points) the volatility detector's rate stays
+    # inside the calibration target of 2 per 1,000
+    alarms = sum(len(kinds_fired(np.random.default_rng(s).normal(0.0, 1.0, 3000))["volatility"])
+                 for s in (11, 12, 13))
+    assert 1000 * alarms / 9000 <= 2.0
+
+
+def test_unknown_kind_and_volatility_stream() -> None:
+    with pytest.raises(ValidationFailed, match="unknown drift kind 'trend'"):
+        kind_stream([0.0], "trend")
+    with pytest.raises(ValidationFailed, match="'square' or 'abs', got 'cube'"):
+        kind_stream([0.0], "volatility", "cube")
+    assert kind_stream([-2.0], "volatility", "abs").tolist() == [2.0]
+    assert kind_stream([-2.0], "volatility").tolist() == [4.0]

@@ -43,7 +43,7 @@ def test_pooled_scores_by_hand() -> None:
     assert s.rmse == pytest.approx(math.sqrt((1 + 9 + 1) / 3))
     assert s.mae == pytest.approx(5 / 3)
     assert s.naive_mae == pytest.approx(4 / 3)
-    assert s.mase == pytest.approx((5 / 3) / (4 / 3))
+    assert s.mae_ratio == pytest.approx((5 / 3) / (4 / 3))
     assert s.mape == pytest.approx(100 * (1 / 102 + 3 / 100 + 1 / 100) / 3)
     assert s.coverage80 == pytest.approx(2 / 3)
     assert s.coverage95 == pytest.approx(2 / 3)
@@ -54,8 +54,8 @@ def test_per_step_table() -> None:
     table = scores_by_step(FRAME)
     assert table.index.tolist() == [1, 2]
     assert table.loc[1, "n"] == 2
-    assert table.loc[1, "mase"] == pytest.approx(2 / 2)
-    assert np.isnan(table.loc[2, "mase"])  # naive was exact: MASE undefined, not infinite
+    assert table.loc[1, "mae_ratio"] == pytest.approx(2 / 2)
+    assert np.isnan(table.loc[2, "mae_ratio"])  # naive was exact: MASE undefined, not infinite
 
 
 def test_empty_frame_gives_nan_not_an_error() -> None:
@@ -76,7 +76,7 @@ def test_rolling_errors_by_target_date() -> None:
     roll = rolling_errors(FRAME, window=2)
     assert roll.index.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2024-01-03"]
     assert roll["mae"].tolist() == pytest.approx([1.0, 5 / 3])
-    assert roll["mase"].tolist() == pytest.approx([0.5, 5 / 4])
+    assert roll["mae_ratio"].tolist() == pytest.approx([0.5, 5 / 4])
     assert roll["n"].tolist() == [1, 3]
     one_step = rolling_errors(FRAME, window=1, step=2)
-    assert one_step["mase"].isna().all()
+    assert one_step["mae_ratio"].isna().all()

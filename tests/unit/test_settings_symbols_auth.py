@@ -47,6 +47,17 @@ def test_settings_defaults_to_embedded_sqlite(tmp_path) -> None:
     settings = Settings.from_env({"DATA_DIR": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'market.db'}"
     assert settings.thresholds.rmse_abs == 2.0
+    t = settings.thresholds
+    assert (t.coverage80_min, t.coverage80_max, t.coverage95_min, t.coverage95_max) == (
+        0.72, 0.88, 0.90, 0.98)
+
+
+def test_naive_ratio_days_new_name_and_old_name() -> None:
+    assert Settings.from_env({"ALERT_MASE_DAYS": "7"}).thresholds.mae_ratio_above_one_days == 7
+    both = {"ALERT_MASE_DAYS": "7", "ALERT_MAE_RATIO_DAYS": "3"}
+    assert Settings.from_env(both).thresholds.mae_ratio_above_one_days == 3
+    got = Settings.from_env({"ALERT_COVERAGE80_MAX": "0.9"}).thresholds.coverage80_max
+    assert got == 0.9
 
 
 @pytest.mark.parametrize(
@@ -56,6 +67,8 @@ def test_settings_defaults_to_embedded_sqlite(tmp_path) -> None:
         pytest.param("ALERT_RMSE_ABS", "two", "ALERT_RMSE_ABS must be a number", id="not-number"),
         pytest.param("ALERT_RMSE_ABS", "nan", "ALERT_RMSE_ABS must be a number", id="nan"),
         pytest.param("ALERT_MASE_DAYS", "0", "ALERT_MASE_DAYS must be >= 1", id="zero-days"),
+        pytest.param("ALERT_MAE_RATIO_DAYS", "0", "ALERT_MAE_RATIO_DAYS must be >= 1",
+                     id="zero-days-new-name"),
         pytest.param("DRIFT_POLICY", "sometimes", "DRIFT_POLICY must be", id="policy"),
     ],
 )

@@ -99,12 +99,15 @@ class AlertDelivery(Base):
 
 class DriftEvent(Base):
     __tablename__ = "drift_events"
-    __table_args__ = (UniqueConstraint("symbol", "detector", "date"),)
+    __table_args__ = (UniqueConstraint("symbol", "detector", "kind", "date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     symbol: Mapped[str] = mapped_column(String(16), index=True)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     detector: Mapped[str] = mapped_column(String(16))  # adwin | kswin
+    # What changed in the standardised errors: volatility (ADWIN over |z|), bias (ADWIN
+    # over z) or shape (KSWIN over z); see core.monitor.drift.
+    kind: Mapped[str] = mapped_column(String(16), default="bias")
     date: Mapped[dt.date] = mapped_column(Date)
     statistic: Mapped[float | None] = mapped_column(Float)
     action: Mapped[str] = mapped_column(String(32))  # marked_stale | retrain_queued | none
