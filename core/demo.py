@@ -49,6 +49,7 @@ def load_demo(
     ingest_sample(db, created_by=actor.name, if_empty=True, symbols=symbols)
     described: list[str] = []
     first = last = None
+    share = 0.93 / len(symbols)
     for k, symbol in enumerate(symbols):
         end = last_date(db, symbol)
         if end is None:
@@ -59,7 +60,6 @@ def load_demo(
         sessions = trading_calendar(exchange_for(db, symbol, settings.exchange)).sessions(
             "1980-01-01", end)
         start = sessions[-replay_days].date()
-        share = 0.93 / len(symbols)
 
         def replay_progress(fraction: float, message: str, k: int = k) -> None:
             progress(0.05 + share * (k + fraction), message)
