@@ -66,9 +66,9 @@ def load_demo(
 
         summary = replay(db, settings, symbol, start, end, progress=replay_progress,
                          actor=actor, train_days=TRAIN_DAYS)
-        described.append(f"{symbol}: {summary.describe()}")
-        first = first or start
-        last = end
+        described.append(summary.describe())
+        first = min(first or start, start)
+        last = max(last or end, end)
     progress(1.0, "Demo ready")
     return {"symbol": ", ".join(symbols), "start": first.isoformat() if first else "",
             "end": last.isoformat() if last else "", "summary": "\n".join(described)}
