@@ -20,14 +20,19 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 db-upgrade: $(VENV)/.runtime
 	$(PY) -m core db upgrade
 
+# Every bundled symbol (MSFT, AAPL, GOOG, IBM), a champion each and 60 replayed trading days
+# in the ledger; resumable, so a second `make run` only checks and starts the dashboard.
+DEMO_DAYS ?= 60
+
 run: $(VENV)/.runtime
 	$(PY) -m core db upgrade
 	$(PY) -m core ingest --source sample --if-empty
+	$(PY) -m core demo --days $(DEMO_DAYS)
 	$(PY) -m streamlit run dashboard/app.py --server.port=$(PORT)
 
 demo: $(VENV)/.runtime
 	$(PY) -m core db upgrade
-	$(PY) -m core demo
+	$(PY) -m core demo --days 250
 	$(PY) -m streamlit run dashboard/app.py --server.port=$(PORT)
 
 test: $(VENV)/.dev

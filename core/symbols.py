@@ -40,3 +40,47 @@ def check_symbols(raw: str | list[str]) -> list[str]:
     if not symbols:
         raise ValidationFailed("at least one symbol is required, e.g. MSFT,AAPL")
     return symbols
+
+
+# Yahoo suffix -> exchange_calendars code. A symbol without a suffix trades on the
+# EXCHANGE default (XNYS unless configured).
+YAHOO_SUFFIX_EXCHANGE: dict[str, str] = {
+    "L": "XLON",   # London
+    "IL": "XLON",  # London international order book
+    "AX": "XASX",  # Australia
+    "T": "XTKS",   # Tokyo
+    "HK": "XHKG",  # Hong Kong
+    "DE": "XETR",  # Xetra
+    "F": "XFRA",   # Frankfurt
+    "PA": "XPAR",  # Paris
+    "AS": "XAMS",  # Amsterdam
+    "BR": "XBRU",  # Brussels
+    "MI": "XMIL",  # Milan
+    "MC": "XMAD",  # Madrid
+    "SW": "XSWX",  # SIX Swiss
+    "ST": "XSTO",  # Stockholm
+    "OL": "XOSL",  # Oslo
+    "CO": "XCSE",  # Copenhagen
+    "HE": "XHEL",  # Helsinki
+    "TO": "XTSE",  # Toronto
+    "V": "XTSX",   # TSX Venture
+    "SA": "BVMF",  # Sao Paulo
+    "JO": "XJSE",  # Johannesburg
+    "KS": "XKRX",  # Korea
+    "SI": "XSES",  # Singapore
+    "NZ": "XNZE",  # New Zealand
+    "TA": "XTAE",  # Tel Aviv
+    "BO": "XBOM",  # Bombay
+    "NS": "XBOM",  # NSE India (exchange_calendars has no XNSE; same sessions)
+}
+
+
+def exchange_from_suffix(symbol: str, default: str = "XNYS") -> str:
+    """The exchange a Yahoo symbol trades on, from its suffix; ``default`` without one.
+
+    >>> exchange_from_suffix("VOD.L"), exchange_from_suffix("BRK-B"), exchange_from_suffix("7203.T")
+    ('XLON', 'XNYS', 'XTKS')
+    """
+    if "." not in symbol:
+        return default
+    return YAHOO_SUFFIX_EXCHANGE.get(symbol.rsplit(".", 1)[1].upper(), default)

@@ -13,6 +13,8 @@ EX_FETCH_SYMBOLS = "ex_fetch_symbols"
 EX_UPLOAD = "ex_upload"
 EX_UPLOAD_SYMBOL = "ex_upload_symbol"
 EX_UPLOAD_GO = "ex_upload_go"
+EX_UPLOAD_DATE_FORMAT = "ex_upload_date_format"
+EX_UPLOAD_EXCHANGE = "ex_upload_exchange"
 EX_SHOW_TABLE = "ex_show_table"
 
 # Model fitting

@@ -45,9 +45,11 @@ def prepared_bars(
 @st.cache_data(ttl=LONG, show_spinner=False)
 def validation_report(symbol: str) -> ValidationReport:
     from core.market import ingest  # yfinance comes with it: only the explorer needs it
+    from core.market.listing import exchange_for
 
     ctx = app_context()
-    return ingest.validate_stored(ctx.db, symbol, trading_calendar(ctx.settings.exchange))
+    calendar = trading_calendar(exchange_for(ctx.db, symbol, ctx.settings.exchange))
+    return ingest.validate_stored(ctx.db, symbol, calendar)
 
 
 @st.cache_data(ttl=SHORT, show_spinner=False)

@@ -8,6 +8,7 @@ import streamlit as st
 from core import jobs
 from core.errors import CoreError
 from core.market import ingest
+from core.market.dates import DATE_FORMATS
 from core.symbols import check_symbols
 from dashboard import charts, keys, queries, widgets
 from dashboard.guard import run, stop_with
@@ -104,10 +105,21 @@ def import_panel() -> None:
         st.markdown("**Import a CSV**")
         st.caption(
             "Columns Date, Open, High, Low, Close, Volume (header case and spacing are "
-            f"forgiven; comma or semicolon). Up to {ctx.settings.upload_max_mb:g} MB."
+            f"forgiven; comma or semicolon). Up to {ctx.settings.upload_max_mb:g} MB. "
+            "With Adj Close too, splits and dividends are inferred from it."
         )
         upload_symbol = st.text_input("Symbol for this file", value="", key=keys.EX_UPLOAD_SYMBOL,
-                                      placeholder="e.g. AAPL")
+                                      placeholder="e.g. AAPL or VOD.L")
+        fmt_col, exch_col = st.columns(2)
+        formats = ["auto", *DATE_FORMATS]
+        date_format = fmt_col.selectbox(
+            "Date format", formats, key=keys.EX_UPLOAD_DATE_FORMAT,
+            format_func=lambda f: "Decide from the file" if f == "auto" else DATE_FORMATS[f],
+            help="Needed only when every date could be day first or month first.")
+        upload_exchange = exch_col.text_input(
+            "Exchange", value="", key=keys.EX_UPLOAD_EXCHANGE, placeholder="from the suffix",
+            help="An exchange_calendars code (XNYS, XLON, XTKS, ...); empty: from the symbol's "
+                 f"Yahoo suffix (.L = XLON), else {ctx.settings.exchange}.")
         upload = st.file_uploader("CSV file", type=["csv", "txt"], key=keys.EX_UPLOAD)
         if st.button("Import CSV", key=keys.EX_UPLOAD_GO, icon=":material/upload_file:",
                      disabled=upload is None):
@@ -117,6 +129,8 @@ def import_panel() -> None:
                     summary = ingest.ingest_csv(
                         ctx.db, ctx.settings, upload_symbol, upload.getvalue(),
                         actor=actor,
+                        date_format=None if date_format == "auto" else date_format,
+                        exchange=upload_exchange.strip() or None,
                     )
                 except CoreError as exc:
                     st.error(f"{exc} Nothing was stored.")

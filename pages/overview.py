@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from core import jobs
+from core.demo import demo_loaded
 from core.errors import CoreError
 from dashboard import keys, monitor_queries, nav, queries, widgets
 from dashboard.guard import run
@@ -32,13 +33,13 @@ def demo_panel() -> None:
 
 
 stored = run(queries.stored_symbols)
-if not stored or st.session_state.get("ov_demo_polling"):
+if not stored or st.session_state.get("ov_demo_polling") or not run(lambda: demo_loaded(ctx.db)):
     with st.container(border=True):
-        st.markdown("### Welcome to Stockcast")
+        st.markdown("### Welcome to Stockcast" if not stored else "### Load the demo")
         st.markdown(
-            "Load the bundled demo: Microsoft's daily history 1986–2017 (real data, works "
-            "offline), an auto-ARIMA champion with its backtest against naive, and a year of "
-            "replayed daily monitoring so every page has something to show."
+            "Load the bundled demo: real daily histories that work offline (Microsoft "
+            "1986–2017; Apple, Alphabet and IBM 2000–2013), an auto-ARIMA champion for each, "
+            "and three months of replayed daily monitoring so every page has something to show."
         )
         if actor.is_analyst:
             if st.button("Load demo", key=keys.OV_LOAD_DEMO, type="primary",
@@ -73,11 +74,21 @@ for i, symbol in enumerate(watch):
         a.metric("Last close", f"{card.last_close:,.2f}",
                  f"{card.change:+.2%}" if card.change is not None else None,
                  help=f"Bar of {card.last_date:%Y-%m-%d}")
-        freshness = ("up to date" if card.stale_days <= 1 else
-                     f"{card.stale_days:,} trading days old")
-        b.metric("Data", f"{card.last_date:%Y-%m-%d}", freshness,
-                 delta_color="off" if card.stale_days <= 1 else "inverse",
-                 delta_arrow="off")
+        if card.sample:
+            b.metric("Data", f"{card.last_date:%Y-%m-%d}", "bundled sample", delta_color="off",
+                     delta_arrow="off", help="A fixed real history shipped with the product.")
+        else:
+            freshness = ("up to date" if card.stale_days <= 1 else
+                         f"{card.stale_days:,} trading days old")
+            b.metric("Data", f"{card.last_date:%Y-%m-%d}", freshness,
+                     delta_color="off" if card.stale_days <= 1 else "inverse",
+                     delta_arrow="off", help=f"Sessions of {card.exchange}.")
+        if card.spark:
+            st.line_chart(list(card.spark), height=90)
+        if card.sample:
+            st.caption(f":material/inventory_2: Bundled sample data ({card.exchange}), ending "
+                       f"{card.last_date:%d %b %Y}: it is not updated, so its age is not an "
+                       "alarm. Fetch from Yahoo on the Data page for live bars.")
         if card.champion_id is None:
             st.caption("No champion model yet.")
         else:

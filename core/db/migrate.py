@@ -18,7 +18,7 @@ from core.settings import env_int
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Objects TimescaleDB creates itself: its schemas (chunks, compressed chunks, the
-# continuous aggregates' materialisation tables) and the views of migration 0003.
+# continuous aggregates' materialisation tables) and the views of the TimescaleDB migration.
 _TIMESCALE_SCHEMA_PREFIXES = ("_timescaledb", "timescaledb_")
 _TIMESCALE_VIEWS = frozenset({"bars_weekly"})
 
@@ -59,7 +59,7 @@ def sync_compression_policy(connection: Connection, days: int) -> int:
     """On TimescaleDB, make the compression policies of bars and predictions compress
     chunks older than ``days`` (TIMESCALE_COMPRESS_AFTER_DAYS); returns policies replaced.
 
-    Migration 0003 creates the policies with the setting of the day it ran; this keeps
+    The TimescaleDB migration creates the policies with the setting of the day it ran; this keeps
     them following the setting afterwards. Elsewhere it does nothing.
     """
     if connection.dialect.name != "postgresql":

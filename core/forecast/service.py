@@ -28,6 +28,7 @@ from core.forecast.base import Forecaster
 from core.forecast.checks import check_horizon, finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 from core.forecast.result import ForecastResult
+from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
 from core.settings import Settings
 from core.symbols import check_symbol
@@ -114,7 +115,7 @@ def training_data(
 ) -> TrainingData:
     bars = load_series(
         db, symbol, adjust=adjust, outlier_policy=outlier_policy, start=start, end=end,
-        exchange=settings.exchange,
+        exchange=exchange_for(db, symbol, settings.exchange),
     )
     y = bars.close
     X = None
@@ -143,7 +144,8 @@ def fit_model(
         outlier_policy=request.outlier_policy, columns=exog_columns(request.options),
     )
     progress(0.1, f"Fitting {request.kind} on {len(data.y):,} trading days")
-    forecaster = make_forecaster(request.kind, exchange=settings.exchange, **request.options)
+    exchange = exchange_for(db, symbol, settings.exchange)
+    forecaster = make_forecaster(request.kind, exchange=exchange, **request.options)
     started = time.perf_counter()
     forecaster.fit(data.y, data.X)
     fit_seconds = time.perf_counter() - started
@@ -155,7 +157,7 @@ def fit_model(
             progress(0.35 + 0.6 * fraction, message)
 
         report = backtest(
-            lambda: make_forecaster(request.kind, exchange=settings.exchange, **request.options),
+            lambda: make_forecaster(request.kind, exchange=exchange, **request.options),
             data.y, data.X, folds=request.folds, horizon=request.horizon, step=request.step,
             refit="every", progress=on_fold,
         )
@@ -307,7 +309,7 @@ def forecast(
     result = loaded.forecaster.predict(days)
     y = loaded.data.y
     naive = make_forecaster("naive", log=bool(getattr(loaded.forecaster, "log", True)),
-                            exchange=settings.exchange).fit(y).predict(days)
+                            exchange=loaded.data.bars.exchange).fit(y).predict(days)
     data_date = pd.Timestamp(y.index[-1]).date()
     if log_to_ledger:
         from core.monitor import ledger

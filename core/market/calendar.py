@@ -25,16 +25,21 @@ class TradingCalendar:
     """Sessions of one exchange, as a ``DatetimeIndex`` of midnight-naive dates."""
 
     def __init__(self, exchange: str = "XNYS") -> None:
-        if exchange not in xcals.get_calendar_names():
-            raise ValidationFailed(
-                f"unknown exchange {exchange!r}; use an exchange_calendars code "
-                "such as XNYS or XLON"
-            )
-        self.exchange = exchange
+        self.exchange = self.check_code(exchange)
         self._last = (pd.Timestamp.today().normalize() + pd.DateOffset(years=3)).strftime(
             "%Y-%m-%d"
         )
         self._sessions: pd.DatetimeIndex = self._load_sessions()
+
+    @staticmethod
+    def check_code(exchange: str) -> str:
+        """Return ``exchange`` if exchange_calendars knows it, else raise ValidationFailed."""
+        if exchange not in xcals.get_calendar_names():
+            raise ValidationFailed(
+                f"unknown exchange {exchange!r}; use an exchange_calendars code "
+                "such as XNYS, XLON, XTKS or XASX"
+            )
+        return exchange
 
     @cached_property
     def _cal(self) -> xcals.ExchangeCalendar:

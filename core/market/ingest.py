@@ -24,10 +24,16 @@ from core.db.models.market import IngestRun
 from core.errors import CoreError, DatabaseUnavailable, ValidationFailed
 from core.market.calendar import TradingCalendar, trading_calendar
 from core.market.csv_import import read_bars_csv
-from core.market.sample import SAMPLE_SOURCE, SAMPLE_SYMBOL, load_sample_bars
+from core.market.listing import check_exchange, exchange_for, record_symbol
+from core.market.sample import (
+    BOKEH_SYMBOLS,
+    SAMPLE_SOURCE,
+    SAMPLE_SYMBOL,
+    bundled_csv,
+    load_sample_bars,
+)
 from core.market.store import (
     UpsertCounts,
-    has_any_bars,
     last_date,
     read_bars,
     stored_symbols,
@@ -168,16 +174,25 @@ def store_validated(
     created_by: str,
     started_at: dt.datetime | None = None,
     notes: list[str] | None = None,
+    exchange: str | None = None,
+    default_exchange: str = "XNYS",
+    carried: ValidationReport | None = None,
 ) -> SymbolResult:
     """Validate ``frame`` and store it for ``symbol`` in one transaction, recording the run.
 
     Blocking validation errors or a database failure give a failed result (and a failed
-    run row when the database is reachable); the stored history is then unchanged.
+    run row when the database is reachable); the stored history is then unchanged. The
+    symbol's row (exchange, sample flag) is written in the same transaction; ``exchange``
+    overrides the stored or suffix-derived one. ``carried`` holds findings of an earlier
+    step (the CSV parser's notes) that go into the run's report as they are.
     """
     started_at = started_at or _utcnow()
     clean, report = prepare_bars(frame, symbol, calendar=calendar, today=today)
     for note in notes or []:
         report.warn("source", note)
+    if carried is not None:
+        seen = {(i.code, i.message) for i in report.issues}
+        report.issues.extend(i for i in carried.issues if (i.code, i.message) not in seen)
 
     def failed(message: str) -> SymbolResult:
         run_id = _record_failure(db, symbol=symbol, source=source, started_at=started_at,
@@ -189,6 +204,7 @@ def store_validated(
     try:
         with db.begin() as session:
             counts = upsert_bars_session(session, symbol, clean, source)
+            record_symbol(session, symbol, source, exchange=exchange, default=default_exchange)
             run_id = _record_success(
                 session,
                 symbol=symbol,
@@ -201,8 +217,10 @@ def store_validated(
     except CoreError as exc:
         return failed(f"nothing stored: {exc}")
     warn = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+    told = "".join(f"; {i.message}" for i in report.notes)
     message = (
-        f"{counts.inserted:,} new, {counts.updated:,} revised, {counts.unchanged:,} unchanged{warn}"
+        f"{counts.inserted:,} new, {counts.updated:,} revised, {counts.unchanged:,} unchanged"
+        f"{warn}{told}"
     )
     return SymbolResult(symbol, source, "succeeded", message, counts, report, run_id)
 
@@ -309,11 +327,12 @@ def ingest_yahoo(
                 symbol,
                 frame,
                 "yahoo",
-                calendar=calendar,
+                calendar=trading_calendar(exchange_for(db, symbol, settings.exchange)),
                 today=today,
                 created_by=created_by,
                 started_at=started_at,
                 notes=notes,
+                default_exchange=settings.exchange,
             )
         )
     if progress is not None:
@@ -321,32 +340,59 @@ def ingest_yahoo(
     return summary
 
 
-def ingest_sample(db: Database, *, actor: Actor, if_empty: bool = False) -> IngestSummary:
-    """Store the bundled MSFT history (source "sample"; see ``core.market.sample``).
+def ingest_sample(
+    db: Database,
+    *,
+    actor: Actor,
+    if_empty: bool = False,
+    symbols: tuple[str, ...] | list[str] = (SAMPLE_SYMBOL,),
+) -> IngestSummary:
+    """Store bundled histories (source "sample"; see ``core.market.sample``).
 
-    With ``if_empty`` nothing happens when any bars are already stored (first-run seeding).
-    Only analysts may ingest.
+    ``symbols`` picks from ``SAMPLE_SYMBOLS``: MSFT (pmdarima, already adjusted) is stored as
+    is; AAPL, GOOG and IBM (bokeh-sampledata) go through the CSV import, so their splits
+    and dividends are inferred from Close / Adj Close and stored as actions. With
+    ``if_empty`` a symbol that already has bars is skipped (first-run seeding). Only
+    analysts may ingest.
     """
+    from core.market.store import stored_symbols as _stored
+
     require_analyst(actor, "ingest market data")
     created_by = actor.name
     summary = IngestSummary(source=SAMPLE_SOURCE)
-    if if_empty and has_any_bars(db):
+    present = set(_stored(db)) if if_empty else set()
+    calendar = trading_calendar("XNYS")  # every bundled symbol is a US stock
+    for symbol in symbols:
+        if symbol in present:
+            summary.results.append(
+                SymbolResult(symbol, SAMPLE_SOURCE, "skipped", "bars already stored")
+            )
+            continue
+        started_at = _utcnow()
+        carried = None
+        if symbol == SAMPLE_SYMBOL:
+            frame = load_sample_bars()
+        elif symbol in BOKEH_SYMBOLS:
+            frame, carried = read_bars_csv(bundled_csv(symbol), symbol, calendar=calendar)
+        else:
+            raise ValidationFailed(
+                f"{symbol} is not bundled; bundled symbols: {SAMPLE_SYMBOL}, "
+                + ", ".join(BOKEH_SYMBOLS)
+            )
         summary.results.append(
-            SymbolResult(SAMPLE_SYMBOL, SAMPLE_SOURCE, "skipped", "bars already stored")
+            store_validated(
+                db,
+                symbol,
+                frame,
+                SAMPLE_SOURCE,
+                calendar=calendar,
+                today=None,
+                created_by=created_by,
+                started_at=started_at,
+                exchange="XNYS",
+                carried=carried,
+            )
         )
-        return summary
-    frame = load_sample_bars()
-    summary.results.append(
-        store_validated(
-            db,
-            SAMPLE_SYMBOL,
-            frame,
-            SAMPLE_SOURCE,
-            calendar=trading_calendar("XNYS"),
-            today=None,
-            created_by=created_by,
-        )
-    )
     return summary
 
 
@@ -357,22 +403,30 @@ def ingest_csv(
     data: bytes,
     *,
     actor: Actor,
+    date_format: str | None = None,
+    exchange: str | None = None,
 ) -> IngestSummary:
     """Parse an uploaded CSV and store it as ``symbol`` (source "csv").
 
-    An invalid symbol raises ``ValidationFailed`` (nothing to record it under); a bad file
-    gives a failed result with the parser's message, recorded as a failed run. Only analysts
-    may ingest (a viewer is refused before the file is read).
+    The file is checked against the calendar of ``exchange`` (default: the symbol's stored
+    exchange, else its Yahoo suffix, else ``settings.exchange``), which is stored for the
+    symbol. ``date_format`` (strftime codes) is needed when every date is ambiguous.
+    An invalid symbol or exchange raises ``ValidationFailed`` (nothing to record it under);
+    a bad file gives a failed result with the parser's message, recorded as a failed run.
+    Only analysts may ingest (a viewer is refused before the file is read).
     """
     require_analyst(actor, "ingest market data")
     created_by = actor.name
     symbol = check_symbol(symbol)
+    if exchange:
+        exchange = check_exchange(exchange.strip().upper())
     summary = IngestSummary(source="csv")
     started_at = _utcnow()
-    calendar = trading_calendar(settings.exchange)
+    calendar = trading_calendar(exchange or exchange_for(db, symbol, settings.exchange))
     try:
         frame, report = read_bars_csv(
-            data, symbol, max_mb=settings.upload_max_mb, calendar=calendar
+            data, symbol, max_mb=settings.upload_max_mb, calendar=calendar,
+            date_format=date_format,
         )
     except ValidationFailed as exc:
         message = f"nothing stored: {exc}"
@@ -387,7 +441,6 @@ def ingest_csv(
         )
         summary.results.append(SymbolResult(symbol, "csv", "failed", message, run_id=run_id))
         return summary
-    notes = [i.message for i in report.warnings]
     result = store_validated(
         db,
         symbol,
@@ -397,12 +450,10 @@ def ingest_csv(
         today=None,
         created_by=created_by,
         started_at=started_at,
-        notes=[],
+        exchange=calendar.exchange,
+        default_exchange=settings.exchange,
+        carried=report,
     )
-    if result.report is not None:
-        for note in notes:
-            if all(note != i.message for i in result.report.issues):
-                result.report.warn("csv", note)
     summary.results.append(result)
     return summary
 
@@ -423,4 +474,5 @@ def validate_stored(
             "no_data", f"no stored data for {symbol}; stored symbols: {stored}; ingest it first"
         )
         return report
-    return validate_bars(frame, symbol, calendar=calendar or trading_calendar(), today=today)
+    calendar = calendar or trading_calendar(exchange_for(db, symbol))
+    return validate_bars(frame, symbol, calendar=calendar, today=today)

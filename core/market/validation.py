@@ -16,16 +16,22 @@ import pandas as pd
 
 from core.market.calendar import TradingCalendar
 from core.market.frames import BAR_COLUMNS, PRICE_COLUMNS, canonical_bars, empty_bars
+from core.market.moves import check_price_moves
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
+# Open/Close may sit outside High-Low by rounding only: up to max(0.5% of the price, 0.01)
+# (a cent on a $2 stock, half a percent on a $1,000 one). Beyond that the bar is impossible.
+OHLC_REL_TOLERANCE = 0.005
+OHLC_ABS_TOLERANCE = 0.01
 _MAX_DATES = 20  # dates listed per issue; the message gives the full count
 
 
 @dataclass(frozen=True)
 class Issue:
-    """One finding: ``level`` is "error" (blocks the write) or "warning"."""
+    """One finding: ``level`` is "error" (blocks the write), "warning", or "info" (what the
+    import did on the user's behalf, e.g. actions inferred from Adj Close)."""
 
-    level: Literal["error", "warning"]
+    level: Literal["error", "warning", "info"]
     code: str
     message: str
     dates: tuple[str, ...] = ()
@@ -65,6 +71,13 @@ class ValidationReport:
 
     def warn(self, code: str, message: str, dates: Any = ()) -> None:
         self.issues.append(Issue("warning", code, message, _date_strings(dates)))
+
+    @property
+    def notes(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "info"]
+
+    def note(self, code: str, message: str, dates: Any = ()) -> None:
+        self.issues.append(Issue("info", code, message, _date_strings(dates)))
 
     def extend(self, other: ValidationReport) -> None:
         self.issues.extend(other.issues)
@@ -242,17 +255,29 @@ def prepare_bars(
     if report.errors:
         return empty_bars(), report
 
-    outside = (df["high"] < df[["open", "close"]].max(axis=1)) | (
-        df["low"] > df[["open", "close"]].min(axis=1)
-    )
+    top = df[["open", "close"]].max(axis=1)
+    bottom = df[["open", "close"]].min(axis=1)
+    tolerance = np.maximum(OHLC_REL_TOLERANCE * df["close"], OHLC_ABS_TOLERANCE)
+    beyond = (top - df["high"] > tolerance) | (df["low"] - bottom > tolerance)
+    if beyond.any():
+        report.error(
+            "ohlc_impossible",
+            f"{symbol}: Open/Close outside the High-Low range by more than rounding "
+            f"(max(0.5% of the close, 0.01)) on {int(beyond.sum()):,} row(s) "
+            f"({_fmt_dates(df.loc[beyond, 'date'])}); fix the file's prices",
+            df.loc[beyond, "date"],
+        )
+        return empty_bars(), report
+    outside = (df["high"] < top) | (df["low"] > bottom)
     if outside.any():
         report.warn(
             "ohlc_inconsistent",
-            f"{symbol}: Open/Close outside the High-Low range on {int(outside.sum()):,} row(s) "
-            f"({_fmt_dates(df.loc[outside, 'date'])})",
+            f"{symbol}: Open/Close outside the High-Low range by rounding on "
+            f"{int(outside.sum()):,} row(s) ({_fmt_dates(df.loc[outside, 'date'])})",
             df.loc[outside, "date"],
         )
     _check_zero_volume(df, symbol, report)
+    check_price_moves(df, symbol, report)
     if calendar is not None:
         _check_calendar(df, symbol, calendar, today, stale_sessions, report)
     return canonical_bars(df), report

@@ -244,10 +244,15 @@ def candidates_for(
     resolves) while fewer than ``min_points`` reconciled forecasts are in the window.
     """
     found: dict[str, AlertCandidate | None] = {}
+    from core.market.listing import is_sample_session
+
     last_bar = session.scalar(select(func.max(Bar.date)).where(Bar.symbol == symbol))
-    found[STALE_DATA] = rule_stale_data(
-        last_bar, as_of, thresholds.stale_trading_days, calendar
-    )
+    if is_sample_session(session, symbol):  # a bundled sample ends on a fixed date: not stale
+        found[STALE_DATA] = None
+    else:
+        found[STALE_DATA] = rule_stale_data(
+            last_bar, as_of, thresholds.stale_trading_days, calendar
+        )
     for run in jobs:
         found[job_rule(run.kind)] = rule_failed_job(run)
 

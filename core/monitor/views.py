@@ -141,14 +141,18 @@ def calibrate_bundled() -> Any:
 
 
 def last_bar_age(db: Database, symbol: str, settings: Settings, today: dt.date) -> int | None:
-    """Trading days since the last stored bar (data freshness)."""
+    """Trading days since the last stored bar (data freshness; 0 for a bundled sample)."""
     from core.market.calendar import trading_calendar
+    from core.market.listing import exchange_for, is_sample
     from core.market.store import last_date
 
     last = last_date(db, symbol)
     if last is None:
         return None
-    return trading_calendar(settings.exchange).count_sessions(last, today)
+    if is_sample(db, symbol):
+        return 0
+    return trading_calendar(exchange_for(db, symbol, settings.exchange)).count_sessions(
+        last, today)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,9 @@ class SymbolCard:
     scored_30: int
     open_alerts: int
     forecast_error: str | None
+    sample: bool = False  # a bundled sample: its age is not staleness
+    exchange: str = "XNYS"
+    spark: tuple[float, ...] = ()  # the last ~120 closes, for the card's sparkline
 
     @property
     def mase_30(self) -> float | None:
@@ -205,11 +212,14 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
     from core.errors import CoreError
     from core.forecast import service
     from core.market.calendar import trading_calendar
+    from core.market.listing import exchange_for, is_sample
     from core.market.store import read_bars
 
     bars = read_bars(db, symbol)
     closes = bars["close"].astype(float)
     last_date = pd.Timestamp(bars["date"].iloc[-1]).date()
+    exchange = exchange_for(db, symbol, settings.exchange)
+    sample = is_sample(db, symbol)
     with db.read() as session:
         champion = registry.champion(session, symbol)
         frame = ledger_frame(session, symbol)
@@ -237,7 +247,7 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
         last_date=last_date,
         last_close=float(closes.iloc[-1]),
         change=float(closes.iloc[-1] / closes.iloc[-2] - 1) if len(closes) > 1 else None,
-        stale_days=trading_calendar(settings.exchange).count_sessions(last_date, today),
+        stale_days=0 if sample else trading_calendar(exchange).count_sessions(last_date, today),
         champion_id=champion.id if champion else None,
         champion_label=_label(champion) if champion else None,
         champion_trained_to=champion.train_end if champion else None,
@@ -247,4 +257,7 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
         scored_30=scores.n,
         open_alerts=open_alerts,
         forecast_error=error,
+        sample=sample,
+        exchange=exchange,
+        spark=tuple(float(c) for c in closes.iloc[-120:]),
     )

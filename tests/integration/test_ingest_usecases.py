@@ -203,6 +203,16 @@ def test_csv_ingest_stores_and_records(db: Database, settings: Settings) -> None
             "appear twice",
             id="duplicated-dates",
         ),
+        pytest.param(
+            b"Date,Open,High,Low,Close,Volume\n2024-01-03,10,11,9,10.5,5\n2024-01-04,10,11,9,12,5\n",
+            "by more than rounding",
+            id="close-far-above-high",
+        ),
+        pytest.param(
+            b"Date,Open,High,Low,Close,Volume\n03/01/2024,10,11,9,10.5,5\n04/01/2024,10,11,9,11,5\n",
+            "could be day first or month first",
+            id="all-ambiguous-dates",
+        ),
     ],
 )
 def test_bad_csv_stores_nothing(
@@ -213,6 +223,68 @@ def test_bad_csv_stores_nothing(
     assert not summary.ok and message in summary.failed[0].message
     assert read_bars(db, "ACME")["close"].tolist() == [10.5, 11.0]
     assert _runs(db)[-1].status == "failed"
+
+
+def test_day_first_file_is_stored_on_the_right_dates(db: Database, settings: Settings) -> None:
+    data = (
+        b"Date,Open,High,Low,Close,Volume\n01/09/2017,10,11,9,10.5,5\n"
+        b"04/09/2017,10,11,9,10.6,5\n13/09/2017,10,11,9,10.7,5\n"
+    )
+    assert ingest_csv(db, settings, "ACME", data, actor=SYSTEM).ok
+    stored = read_bars(db, "ACME")["date"].dt.strftime("%Y-%m-%d").tolist()
+    assert stored == ["2017-09-01", "2017-09-04", "2017-09-13"]
+
+
+def test_ambiguous_file_with_a_date_format(db: Database, settings: Settings) -> None:
+    data = b"Date,Open,High,Low,Close,Volume\n01/09/2017,10,11,9,10.5,5\n04/09/2017,10,11,9,11,5\n"
+    assert ingest_csv(db, settings, "ACME", data, date_format="%m/%d/%Y", actor=SYSTEM).ok
+    stored = read_bars(db, "ACME")["date"].dt.strftime("%Y-%m-%d").tolist()
+    assert stored == ["2017-01-09", "2017-04-09"]
+
+
+def test_london_symbol_gets_the_london_calendar(db: Database, settings: Settings) -> None:
+    from pathlib import Path
+
+    from core.market.listing import exchange_for
+
+    data = (Path(__file__).resolve().parents[1] / "data" / "yfinance"
+            / "AET-L-1d-100x-error.csv").read_bytes()
+    summary = ingest_csv(db, settings, "AET.L", data, actor=SYSTEM)
+    assert summary.ok and exchange_for(db, "AET.L") == "XLON"
+    report = summary.results[0].report
+    assert report is not None
+    codes = {i.code for i in report.warnings}
+    assert "unit_jump" in codes and "missing_sessions" not in codes  # the Jubilee holidays
+    assert {i["code"] for i in _runs(db)[-1].report["issues"]} >= {"unit_jump"}  # stored
+    stored = validate_stored(db, "AET.L")
+    assert "unit_jump" in {i.code for i in stored.warnings}
+    assert "missing_sessions" not in {i.code for i in stored.warnings}
+    # overridden at import: the same file against New York misses the Jubilee days
+    again = ingest_csv(db, settings, "AET.L", data, exchange="XNYS", actor=SYSTEM)
+    assert exchange_for(db, "AET.L") == "XNYS"
+    assert "missing_sessions" in {i.code for i in again.results[0].report.warnings}  # type: ignore[union-attr]
+
+
+def test_unknown_exchange_is_refused(db: Database, settings: Settings) -> None:
+    with pytest.raises(ValidationFailed, match="unknown exchange 'MOON'"):
+        ingest_csv(db, settings, "ACME", GOOD_CSV, exchange="moon", actor=SYSTEM)
+
+
+def test_bundled_samples_all_load_as_samples(db: Database) -> None:
+    from core.market.listing import is_sample, symbol_rows
+    from core.market.sample import SAMPLE_SYMBOLS
+
+    summary = ingest_sample(db, symbols=SAMPLE_SYMBOLS, actor=SYSTEM)
+    assert summary.ok and [r.symbol for r in summary.results] == ["MSFT", "AAPL", "GOOG", "IBM"]
+    aapl = next(r for r in summary.results if r.symbol == "AAPL")
+    assert "inferred 2 split(s): 2:1 on 2000-06-21, 2:1 on 2005-02-28" in aapl.message
+    bars = read_bars(db, "AAPL")
+    assert bars.loc[bars["split_ratio"] != 1.0, "split_ratio"].tolist() == [2.0, 2.0]
+    rows = symbol_rows(db)
+    assert all(rows[s].sample and rows[s].exchange == "XNYS" for s in SAMPLE_SYMBOLS)
+    assert is_sample(db, "IBM")
+    again = ingest_sample(db, if_empty=True, symbols=SAMPLE_SYMBOLS, actor=SYSTEM)
+    assert {r.status for r in again.results} == {"skipped"}
 
 
 def test_oversize_csv_names_size_and_limit(db: Database, tmp_path: object) -> None:

@@ -20,7 +20,7 @@ CASES = [
 
 
 def test_random_walk_flag_follows_the_forecast(db: Database, settings: Settings) -> None:
-    ingest_sample(db)
+    ingest_sample(db, actor=SYSTEM)
     seen = []
     for kind, options, _ in CASES:
         request = FitRequest(symbol="MSFT", kind=kind, options=options,

@@ -28,7 +28,7 @@ from core.monitor.ledger import ledger_frame, reconcile
 from tests.integration.test_bars_store import bars
 from tests.integration.test_monitor_support import add_bars, add_model_version, log_simple
 
-REVISION = "0003_timescale"
+REVISION = "0006_timescale"
 HYPERTABLES = {"bars": "date", "predictions": "target_date"}
 
 

@@ -57,6 +57,9 @@ def _with(**changes: object) -> pd.DataFrame:
         pytest.param(_with(open_3=-1.0), "non_positive_price", id="negative-price"),
         pytest.param(_with(high_1=8.0), "high_below_low", id="high-below-low"),
         pytest.param(_with(volume_0=-5), "negative_volume", id="negative-volume"),
+        # Close 10.5 vs High 10.2: 0.30 beyond, the tolerance is max(0.5% x 10.5, 0.01) = 0.0525
+        pytest.param(_with(high_1=10.2), "ohlc_impossible", id="close-above-high-beyond-rounding"),
+        pytest.param(_with(low_2=10.6), "ohlc_impossible", id="close-below-low-beyond-rounding"),
     ],
 )
 def test_blocking_errors(frame: pd.DataFrame, code: str) -> None:
@@ -87,7 +90,7 @@ def test_conflicting_duplicates_are_an_error_identical_ones_a_warning() -> None:
     ("frame", "code"),
     [
         pytest.param(_with(close_2=None), "nan_prices", id="nan-price-row-dropped"),
-        pytest.param(_with(high_1=10.2), "ohlc_inconsistent", id="close-above-high"),
+        pytest.param(_with(high_1=10.45), "ohlc_inconsistent", id="close-above-high-by-rounding"),
         pytest.param(_frame().iloc[::-1], "unordered_dates", id="unordered"),
         pytest.param(_frame().drop(index=2), "missing_sessions", id="gap"),
         pytest.param(_frame().assign(volume=0), "zero_volume_run", id="zero-volume-run"),

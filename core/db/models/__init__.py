@@ -3,7 +3,7 @@
 from core.db.base import Base
 from core.db.models.api import ApiKey, ApiRequest
 from core.db.models.jobs import Job
-from core.db.models.market import Bar, IngestRun
+from core.db.models.market import Bar, IngestRun, Symbol
 from core.db.models.monitoring import Alert, AlertDelivery, DriftEvent, Prediction
 from core.db.models.registry import ModelEvent, ModelVersion
 
@@ -20,4 +20,5 @@ __all__ = [
     "ModelEvent",
     "ModelVersion",
     "Prediction",
+    "Symbol",
 ]

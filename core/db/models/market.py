@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, utcnow
@@ -49,3 +49,21 @@ class IngestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict | None] = mapped_column(JSON)  # validation issues (errors and warnings)
     created_by: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class Symbol(Base):
+    """What the product knows about one symbol beyond its bars: where it trades, and
+    whether its bars are a bundled sample (a fixed history whose age is not an alarm).
+
+    ``exchange`` is an exchange_calendars code (XNYS, XLON, ...): from the Yahoo suffix
+    (``VOD.L`` -> XLON) unless given at import; calendars, staleness and forecast dates use
+    it. ``source`` is the source of the last successful ingest.
+    """
+
+    __tablename__ = "symbols"
+
+    symbol: Mapped[str] = mapped_column(String(16), primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(16))
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

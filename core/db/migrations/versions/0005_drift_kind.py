@@ -1,7 +1,7 @@
 """drift events say which kind of change they are (volatility, bias, shape)
 
-Revision ID: 0003_drift
-Revises: 0002
+Revision ID: 0005_drift
+Revises: 0004_data
 Create Date: 2026-12-02 00:20:00
 
 Events recorded before it watched the mean of signed errors (ADWIN: a bias) or their
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_drift"
-down_revision = "0002"
+revision = "0005_drift"
+down_revision = "0004_data"
 branch_labels = None
 depends_on = None
 

@@ -21,8 +21,8 @@ policies, decompresses and copies each hypertable back into a plain table with t
 name, columns, keys and indexes. The extension itself stays installed (other objects may
 use it); ``DROP EXTENSION timescaledb`` removes it.
 
-Revision ID: 0003_timescale
-Revises: 0002
+Revision ID: 0006_timescale
+Revises: 0005_drift
 Create Date: 2026-12-01 23:50:00
 """
 
@@ -37,8 +37,8 @@ from sqlalchemy.engine import Connection
 
 from core.settings import env_int
 
-revision = "0003_timescale"
-down_revision = "0002"
+revision = "0006_timescale"
+down_revision = "0005_drift"
 branch_labels = None
 depends_on = None
 
