@@ -137,6 +137,9 @@ def fit_model(
     symbol = check_symbol(request.symbol)
     if request.kind not in KINDS:
         raise ValidationFailed(f"unknown model {request.kind!r}; valid: {', '.join(KINDS)}")
+    if request.folds < 0:
+        raise ValidationFailed(
+            f"folds must be 0 (no backtest) or more, got {request.folds}")
     progress(0.02, f"Loading {symbol}")
     data = training_data(
         db, settings, symbol, start=request.start, end=request.end, adjust=request.adjust,
