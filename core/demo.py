@@ -46,8 +46,10 @@ def load_demo(
     def replay_progress(fraction: float, message: str) -> None:
         progress(0.05 + 0.95 * fraction, message)
 
+    # The demo asks for a replay into production: filling an empty product's Monitoring
+    # page with a replayed year is its purpose (a plain replay writes to its sandbox).
     summary = replay(db, settings, DEMO_SYMBOL, start, end, progress=replay_progress,
-                     actor=actor)
+                     actor=actor, into_production=True)
     progress(1.0, "Demo ready")
     return {"symbol": DEMO_SYMBOL, "start": start.isoformat(), "end": end.isoformat(),
             "summary": summary.describe()}
