@@ -240,7 +240,8 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
             next_date, next_mean, next_lo, next_hi = logged
         else:
             try:
-                view = service.forecast(db, settings, symbol, 1, issued_by="dashboard")
+                # shown, not published: a page view never writes to the ledger
+                view = service.forecast(db, settings, symbol, 1, log_to_ledger=False)
             except CoreError as exc:
                 error = str(exc)
             else:
