@@ -15,7 +15,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"symbol": "MSFT", "days": 7}]})
 
     symbol: str = Field(min_length=1, max_length=16, description="Ticker, e.g. MSFT")
-    days: int = Field(ge=1, le=MAX_HORIZON, description="Trading days ahead")
+    # strict: "7", 7.0 and true (one day) were accepted as days; only a JSON integer is
+    days: int = Field(ge=1, le=MAX_HORIZON, strict=True, description="Trading days ahead")
 
     @field_validator("symbol")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from core.cli import date_arg, print_json
@@ -18,6 +19,24 @@ def _order(raw: str) -> list[int]:
     if len(parts) != 3 or min(parts) < 0:
         raise argparse.ArgumentTypeError(f"{raw!r} is not an order; use p,d,q e.g. 1,1,1")
     return parts
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type for a whole number >= ``minimum`` (``--folds 0`` on backtest
+    ended in a traceback; ``fit --folds -3`` saved a model with no backtest)."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{raw!r} is not a whole number; use {minimum} or more") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in its error
+    return parse
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -180,7 +199,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
+def _model_args(p: argparse.ArgumentParser, *, min_folds: int) -> None:
     from core.forecast import KINDS
 
     p.add_argument("--symbol", required=True)
@@ -194,23 +213,25 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-log", action="store_true", help="model prices, not log prices")
     p.add_argument("--start", type=date_arg, help="first training date")
     p.add_argument("--end", type=date_arg, help="last training date")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--horizon", type=int, default=5)
+    p.add_argument("--folds", type=_count(min_folds), default=5,
+                   help="backtest folds" + (" (0 skips the backtest; such a model cannot "
+                                            "pass the promotion gate)" if min_folds == 0 else ""))
+    p.add_argument("--horizon", type=_count(1), default=5)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="fit a model, backtest it against naive and save it")
-    _model_args(fit)
+    _model_args(fit, min_folds=0)
     fit.set_defaults(func=_cmd_fit)
 
     bt = sub.add_parser("backtest", help="rolling-origin backtest against the naive forecast")
-    _model_args(bt)
+    _model_args(bt, min_folds=1)
     bt.add_argument("--json", action="store_true")
     bt.set_defaults(func=_cmd_backtest)
 
     pr = sub.add_parser("predict", help="the champion's forecast (logged to the ledger)")
     pr.add_argument("--symbol", required=True)
-    pr.add_argument("--days", type=int, default=7)
+    pr.add_argument("--days", type=_count(1), default=7)
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_cmd_predict)
 

@@ -78,6 +78,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             options=options, horizon=args.horizon, retrain_weekday=args.retrain_weekday,
             train_days=args.train_days, drift=DriftSettings(detector=args.detector),
             progress=None if args.quiet else progress, should_stop=lambda: flag[0],
+            into_production=args.into_production,
         )  # fmt: skip
     if args.json:
         print_json(summary.to_dict())
@@ -87,7 +88,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print(
                 f"resume with: python -m core replay --symbol {summary.symbol} "
                 f"--start {summary.start} --end {summary.end} --horizon {args.horizon}"
+                + (" --into-production" if args.into_production else "")
             )
+        if not summary.into_production:
+            print(f"browse it with: DATABASE_URL={summary.database} streamlit run dashboard/app.py")
     return 0
 
 
@@ -297,6 +301,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--detector", default="all",
                    choices=("all", "volatility", "bias", "shape", "adwin", "kswin"),
                    help="kinds of change watched on the standardised errors (default all)")
+    r.add_argument("--into-production", action="store_true",
+                   help="write into the production database (champion, ledger, alerts); "
+                   "by default a replay writes only to its sandbox under DATA_DIR/replays/")
     r.add_argument("--quiet", action="store_true", help="no progress line per day")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.set_defaults(func=_cmd_replay)

@@ -64,8 +64,10 @@ def load_demo(
         def replay_progress(fraction: float, message: str, k: int = k) -> None:
             progress(0.05 + share * (k + fraction), message)
 
+        # The demo asks for a replay into production: filling the product's Monitoring page
+        # with replayed days is its purpose (a plain replay writes to its sandbox).
         summary = replay(db, settings, symbol, start, end, progress=replay_progress,
-                         actor=actor, train_days=TRAIN_DAYS)
+                         actor=actor, train_days=TRAIN_DAYS, into_production=True)
         described.append(summary.describe())
         first = min(first or start, start)
         last = max(last or end, end)

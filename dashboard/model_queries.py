@@ -69,9 +69,11 @@ class ForecastPayload:
 
 @st.cache_data(ttl=TTL, show_spinner="Forecasting…")
 def forecast(symbol: str, days: int, version_id: int | None = None) -> ForecastPayload:
+    """A forecast to look at: browsing (a horizon, an overlay) logs nothing to the ledger;
+    ``log_forecast`` publishes one."""
     ctx = app_context()
     view = service.forecast(ctx.db, ctx.settings, symbol, days, version_id=version_id,
-                            issued_by="dashboard")
+                            log_to_ledger=False)
     frame = view.result.to_frame().reset_index()
     frame["naive"] = view.naive.mean
     return ForecastPayload(
@@ -81,6 +83,21 @@ def forecast(symbol: str, days: int, version_id: int | None = None) -> ForecastP
         beats_naive=view.beats_naive, beats_naive_text=_beats(view.version),
         random_walk=view.random_walk, exog_policy=view.version.exog_policy,
     )
+
+
+def log_forecast(symbol: str, days: int) -> int:
+    """Publish the champion's ``days``-day forecast to the ledger (a write, not cached);
+    the ledger keeps one row per (version, data date, target date), so pressing twice
+    adds nothing. Returns the rows added."""
+    ctx = app_context()
+    return service.forecast(ctx.db, ctx.settings, symbol, days, issued_by="dashboard").logged
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def champion_max_horizon(symbol: str) -> int | None:
+    """How far the champion can forecast (None: no bound of its own)."""
+    version = service.champion(app_context().db, symbol)
+    return service.max_horizon(version) if version is not None else None
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

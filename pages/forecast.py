@@ -14,7 +14,19 @@ widgets.page_header("Forecast", symbol, "The champion model's forecast on the ex
                     "trading days, with 80% and 95% intervals and the naive baseline.")
 
 c1, c2, c3 = st.columns([2, 2, 1])
-days = c1.slider("Horizon (trading days)", 1, 60, 20, key=keys.FC_HORIZON)
+try:
+    limit = model_queries.champion_max_horizon(symbol)
+except CoreError as exc:
+    stop_with(exc)
+longest = min(60, limit) if limit else 60
+if longest > 1:
+    days = c1.slider("Horizon (trading days)", 1, longest, min(20, longest), key=keys.FC_HORIZON)
+else:
+    days = 1
+if limit is not None:
+    c1.caption(f"At most {limit} trading days: this ARIMAX regresses on its inputs "
+               f"{limit} days earlier, so it knows them only {limit} days ahead "
+               "(refit it with a longer horizon to see further).")
 
 try:
     table = model_queries.versions_table(symbol)
@@ -81,5 +93,19 @@ st.download_button("Download forecast CSV", widgets.csv_bytes(fc.forecast),
                    file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.csv", mime="text/csv",
                    icon=":material/download:", key="fc_download")
 widgets.png_export(fan, file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.png", key="fc_png")
-st.caption("Every forecast shown here is logged in the prediction ledger with the naive "
-           "forecast beside it, and scored on the Monitoring page when the actual prices arrive.")
+if st.button("Log this forecast", key=keys.FC_LOG, icon=":material/playlist_add:",
+             help="Record it in the prediction ledger, to be scored when the actuals arrive"):
+    try:
+        added = model_queries.log_forecast(symbol, days)
+    except CoreError as exc:
+        stop_with(exc)
+    if added:
+        st.success(f"Logged model #{fc.version_id}'s {days}-day forecast from "
+                   f"{fc.data_date:%Y-%m-%d} ({added} target days).")
+    else:
+        st.info(f"Model #{fc.version_id}'s forecast from {fc.data_date:%Y-%m-%d} for these "
+                "days is already in the ledger.")
+st.caption("Browsing does not log: the ledger holds the forecasts the product publishes (the "
+           "daily job, the API, the CLI and this button), once per model, data date and target "
+           "day, with the naive forecast beside them; the Monitoring page scores them when the "
+           "actual prices arrive.")

@@ -7,6 +7,7 @@ import streamlit as st
 from core import jobs
 from core.errors import CoreError
 from core.forecast import lifecycle
+from core.monitor import views
 from dashboard import keys, model_queries, monitor_queries, widgets
 from dashboard.guard import stop_with
 from dashboard.resources import app_context
@@ -26,7 +27,9 @@ def job_panel() -> None:
     retrains = [j for j in jobs.recent(ctx.db, symbol=symbol, limit=10) if j.kind == "retrain"]
     latest = retrains[0] if retrains else None
     if latest is None:
-        st.caption("No retrain has run for this symbol yet.")
+        newest = views.latest_model_note(ctx.db, symbol)
+        tail = f"; its newest model is {newest}." if newest else ", and it has no model yet."
+        st.caption("No retrain job has run for this symbol from here or the scheduler" + tail)
         return
     label = f"Retrain job #{latest.id} · {latest.status} · started by {latest.created_by}"
     if latest.status in jobs.ACTIVE:

@@ -138,6 +138,9 @@ def fit_model(
     symbol = check_symbol(request.symbol)
     if request.kind not in KINDS:
         raise ValidationFailed(f"unknown model {request.kind!r}; valid: {', '.join(KINDS)}")
+    if request.folds < 0:
+        raise ValidationFailed(
+            f"folds must be 0 (no backtest) or more, got {request.folds}")
     progress(0.02, f"Loading {symbol}")
     data = training_data(
         db, settings, symbol, start=request.start, end=request.end, adjust=request.adjust,
@@ -275,6 +278,25 @@ class ForecastView:
     beats_naive: bool | None
     random_walk: bool
     data_date: dt.date
+    logged: int = 0  # ledger rows this call added (0 when not asked to log, or logged before)
+
+
+def max_horizon(version: ModelVersion) -> int | None:
+    """The furthest a saved model can forecast, or None when it has no bound of its own.
+
+    An ARIMAX that lags its regressors by H trading days (``exog_policy="lagged"``, H the
+    horizon it was fitted for) knows its regressors only H days ahead."""
+    if version.kind != "arimax" or (version.exog_policy or "lagged") != "lagged":
+        return None
+    options = (version.spec or {}).get("options") or {}
+    lag = options.get("horizon")
+    if lag is None:  # fitted with the estimator's default horizon
+        import inspect
+
+        from core.forecast.arimax import ARIMAX
+
+        lag = inspect.signature(ARIMAX).parameters["horizon"].default
+    return int(lag) if isinstance(lag, int | float) and lag >= 1 else None
 
 
 def _beats_naive(version: ModelVersion) -> bool | None:
@@ -311,11 +333,12 @@ def forecast(
     naive = make_forecaster("naive", log=bool(getattr(loaded.forecaster, "log", True)),
                             exchange=loaded.data.bars.exchange).fit(y).predict(days)
     data_date = pd.Timestamp(y.index[-1]).date()
+    logged = 0
     if log_to_ledger:
         from core.monitor import ledger
 
         with db.begin() as session:
-            ledger.log_forecast(
+            logged = ledger.log_forecast(
                 session, symbol=loaded.version.symbol, model_version_id=loaded.version.id,
                 data_date=data_date, dates=list(result.dates), mean=result.mean.tolist(),
                 lo80=result.lo80.tolist(), hi80=result.hi80.tolist(), lo95=result.lo95.tolist(),
@@ -330,5 +353,5 @@ def forecast(
     return ForecastView(
         symbol=loaded.version.symbol, version=loaded.version, result=result, naive=naive,
         history=y, warnings=loaded.warnings, beats_naive=_beats_naive(loaded.version),
-        random_walk=random_walk, data_date=data_date,
+        random_walk=random_walk, data_date=data_date, logged=logged,
     )

@@ -21,14 +21,30 @@ from core.errors import ValidationFailed
 _FIRST = "1980-01-01"
 
 
+def _bounds(exchange: str) -> tuple[str, str]:
+    """First and last day to build ``exchange``'s calendar for: 1980 to three years ahead,
+    narrowed to what exchange_calendars can evaluate for that exchange. Younger exchanges
+    (AIXK from 2017, XSAU from 2021) and calendars with holidays recorded only from some
+    year (XTKS 1997, XSHG 1990) raise a raw ValueError outside their bounds, and the
+    precomputed ones (XSHG, XBOM, XSES) end on a fixed day."""
+    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
+    # the class, not an instance: building the default instance costs ~0.9 s
+    cls = dispatcher._calendar_factories[dispatcher.resolve_alias(exchange)]
+    first, last = pd.Timestamp(_FIRST), pd.Timestamp.today().normalize() + pd.DateOffset(years=3)
+    low, high = cls.bound_min(), cls.bound_max()
+    if low is not None:
+        first = max(first, pd.Timestamp(low))
+    if high is not None:
+        last = min(last, pd.Timestamp(high))
+    return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+
+
 class TradingCalendar:
     """Sessions of one exchange, as a ``DatetimeIndex`` of midnight-naive dates."""
 
     def __init__(self, exchange: str = "XNYS") -> None:
         self.exchange = self.check_code(exchange)
-        self._last = (pd.Timestamp.today().normalize() + pd.DateOffset(years=3)).strftime(
-            "%Y-%m-%d"
-        )
+        self._first, self._last = _bounds(exchange)
         self._sessions: pd.DatetimeIndex = self._load_sessions()
 
     @staticmethod
@@ -44,12 +60,12 @@ class TradingCalendar:
     @cached_property
     def _cal(self) -> xcals.ExchangeCalendar:
         """The full exchange_calendars object (open/close times); built on first use."""
-        return xcals.get_calendar(self.exchange, start=_FIRST, end=self._last)
+        return xcals.get_calendar(self.exchange, start=self._first, end=self._last)
 
     def _load_sessions(self) -> pd.DatetimeIndex:
         """Sessions from a small on-disk cache keyed by exchange, library version and end
         date; building the calendar takes ~1.4 s, loading the cached dates ~1 ms."""
-        name = f"stockcast-{self.exchange}-{xcals.__version__}-{_FIRST}-{self._last}.npy"
+        name = f"stockcast-{self.exchange}-{xcals.__version__}-{self._first}-{self._last}.npy"
         path = Path(tempfile.gettempdir()) / name
         try:
             return pd.DatetimeIndex(np.load(path, allow_pickle=False))

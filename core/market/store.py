@@ -179,6 +179,13 @@ def _upsert_sqlite(
     rows = _rows(symbol, frame, source, stamp, iso=True)
     cur = conn.cursor()
     try:
+        if not conn.in_transaction:
+            # Take the write lock before counting: pysqlite opens its transaction only at
+            # the first write, so another ingest could commit between this SELECT and the
+            # upsert, and 7,983 "inserted" rows then changed nothing (rows_updated -7983).
+            # A transaction that has written already holds the lock (and, in WAL, reads
+            # the latest commit), so its count is as exact.
+            cur.execute("BEGIN IMMEDIATE")
         cur.execute(
             "SELECT date FROM bars WHERE symbol = ? AND date >= ? AND date <= ?",
             (symbol, rows[0][1], rows[-1][1]),

@@ -22,6 +22,16 @@ so a cancel never leaves half a day. Every step is deterministic (fixed data, se
 detectors, simulated clocks), so an interrupted and resumed replay ends with the same
 ledger as an uninterrupted one.
 
+Isolation: by default a replay never writes to the production database. It runs in a
+sandbox of its own, a SQLite database per symbol under ``DATA_DIR/replays/`` (the
+symbol's stored bars are copied into it first) with its artifacts beside it, so the
+production champion, ledger, alerts and drift events stay exactly as they were; the
+summary names the sandbox (``database``), and ``DATABASE_URL=<it> streamlit run ...``
+shows it. ``into_production=True`` writes into the production database instead: the demo
+asks for this, to fill an empty product with a replayed year. One replay per symbol runs
+at a time (an exclusive lock file beside the sandbox, held for the whole run, in either
+mode): a second one is refused with ``ReplayConflict``.
+
 Prices are split-adjusted on read with today's actions; the ledger keeps prices in the
 scale of each forecast's data date (see ``ledger``), so forecasts are rescaled by the
 split ratios after D before they are logged.
@@ -31,9 +41,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +59,7 @@ from sqlalchemy.orm import Session
 from core.auth import SYSTEM, Actor, require_analyst
 from core.db.engine import Database
 from core.db.models import ModelEvent, ModelVersion, Prediction
-from core.errors import FitFailed, ValidationFailed
+from core.errors import FitFailed, JobConflict, ValidationFailed
 from core.forecast import registry
 from core.forecast.artifacts import write_artifact
 from core.forecast.base import Forecaster
@@ -54,7 +67,7 @@ from core.forecast.checks import check_horizon, finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 from core.market.calendar import trading_calendar
 from core.market.series import load_series
-from core.market.store import stored_symbols
+from core.market.store import read_bars, stored_symbols, upsert_bars
 from core.monitor import ledger
 from core.monitor.daily import DriftSettings, monitor_symbol
 from core.settings import Settings
@@ -109,6 +122,8 @@ class ReplaySummary:
     champion_id: int | None = None
     failed_retrains: list[str] = field(default_factory=list)  # the champion kept serving
     seconds: float = 0.0
+    database: str = ""  # where the replay wrote: its sandbox, or production when asked
+    into_production: bool = False
 
     @property
     def complete(self) -> bool:
@@ -121,10 +136,12 @@ class ReplaySummary:
 
     def describe(self) -> str:
         """A short human summary (the CLI prints it; a job stores ``to_dict``)."""
+        where = ("the production database" if self.into_production
+                 else f"the replay sandbox {self.database} (production untouched)")
         if self.days_done == 0 and not self.stopped:
             return (
                 f"{self.symbol}: replay {self.start}..{self.end} already complete "
-                f"({self.days_skipped} trading days); nothing to do"
+                f"({self.days_skipped} trading days) in {where}; nothing to do"
             )
         reasons = [r.reason for r in self.retrains]
         lines = [
@@ -137,6 +154,7 @@ class ReplaySummary:
             f"champion model {self.champion_id}",
             f"  drift events {self.drift_events}; alerts opened {self.alerts_opened}, "
             f"resolved {self.alerts_resolved}",
+            f"  written to {where}",
         ]
         if self.failed_retrains:
             lines.append(f"  {len(self.failed_retrains)} retrain(s) failed; the champion kept "
@@ -144,6 +162,66 @@ class ReplaySummary:
         if self.stopped and self.next_day is not None:
             lines.append(f"  stopped before {self.next_day}; run the same replay again to resume")
         return "\n".join(lines)
+
+
+class ReplayConflict(JobConflict):
+    """A replay of the same symbol is already running."""
+
+
+def replay_dir(settings: Settings) -> Path:
+    return settings.data_dir / "replays"
+
+
+def sandbox_url(settings: Settings, symbol: str) -> str:
+    """The SQLite database a replay of ``symbol`` writes to unless asked for production."""
+    return f"sqlite:///{replay_dir(settings) / f'{symbol}.db'}"
+
+
+@contextmanager
+def replay_lock(settings: Settings, symbol: str) -> Iterator[None]:
+    """Hold the one-replay-per-symbol lock, or raise ``ReplayConflict`` at once.
+
+    An OS lock on a file (``flock``): the kernel releases it when the process dies, so a
+    killed replay never leaves the symbol locked. It serialises replays that share
+    ``DATA_DIR`` (one host or a shared volume)."""
+    folder = replay_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{symbol}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise ReplayConflict(
+                f"a replay of {symbol} is already running ({holder}); wait for it to finish "
+                "or stop it, then run this one (it resumes where the last one stopped)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+                  .encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def open_sandbox(db: Database, settings: Settings, symbol: str) -> tuple[Database, Settings]:
+    """The replay sandbox of ``symbol``: its database (schema at head, the symbol's stored
+    bars copied from production; an upsert, so a rerun copies only what changed) and
+    settings whose model directory sits beside it."""
+    from core.db.migrate import upgrade
+
+    replay_dir(settings).mkdir(parents=True, exist_ok=True)
+    sandbox = Database.connect(sandbox_url(settings, symbol))
+    upgrade(sandbox)
+    if symbol in stored_symbols(db):
+        upsert_bars(sandbox, symbol, read_bars(db, symbol), "replay-copy")
+    return sandbox, dataclasses.replace(
+        settings, model_dir=replay_dir(settings) / f"{symbol}-models")
 
 
 def simulated_now(day: dt.date) -> dt.datetime:
@@ -329,8 +407,12 @@ def replay(
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
     actor: Actor = SYSTEM,
+    into_production: bool = False,
 ) -> ReplaySummary:
     """Replay the daily pipeline for ``symbol`` on each trading day in ``[start, end]``.
+
+    Writes to the symbol's sandbox unless ``into_production`` (see the module docstring);
+    a replay of a symbol already being replayed raises ``ReplayConflict``.
 
     ``kind``/``options`` choose the model of every retrain (default: statsforecast
     auto-ARIMA on log prices), fitted on the last ``train_days`` trading days.
@@ -351,6 +433,36 @@ def replay(
             f"retrain_weekday must be 0 (Monday) to 6 (Sunday), got {retrain_weekday!r}"
         )
     drift = drift or DriftSettings()
+    with replay_lock(settings, symbol):
+        if into_production:
+            target, target_settings = db, settings
+        else:
+            if symbol not in stored_symbols(db):
+                check_replay_inputs(symbol, stored_symbols(db), pd.DatetimeIndex([]),
+                                    start, end, 1)
+            target, target_settings = open_sandbox(db, settings, symbol)
+        try:
+            summary = _replay(
+                target, target_settings, symbol, start, end, kind=kind, options=opts,
+                horizon=horizon, retrain_weekday=retrain_weekday, train_days=train_days,
+                drift=drift, progress=progress, should_stop=should_stop, actor=actor,
+            )  # fmt: skip
+        finally:
+            if target is not db:
+                target.dispose()
+    summary.into_production = into_production
+    summary.database = "production" if into_production else sandbox_url(settings, symbol)
+    return summary
+
+
+def _replay(
+    db: Database, settings: Settings, symbol: str, start: dt.date, end: dt.date, *,
+    kind: str, options: dict[str, Any], horizon: int, retrain_weekday: int, train_days: int,
+    drift: DriftSettings, progress: Progress | None, should_stop: ShouldStop | None,
+    actor: Actor,
+) -> ReplaySummary:
+    """The replay itself, in ``db`` (production or the sandbox), under the symbol's lock."""
+    opts = options
     run = _Replayer(db, settings, symbol, kind, opts, horizon, int(train_days), actor)
     need = run.new_forecaster().min_obs()
     if run.train_days < need:

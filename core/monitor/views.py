@@ -75,6 +75,24 @@ def drift_history(db: Database, symbol: str) -> pd.DataFrame:
                                        "model"])
 
 
+def latest_model_note(db: Database, symbol: str) -> str | None:
+    """The symbol's newest saved model version in one sentence (None: no models).
+
+    The source of truth for "when was this symbol last (re)trained": the registry, which
+    every fit, retrain job, weekly run and replay writes to, unlike the job list."""
+    with db.read() as session:
+        version = session.scalars(
+            select(ModelVersion).where(ModelVersion.symbol == symbol)
+            .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc()).limit(1)
+        ).first()
+    if version is None:
+        return None
+    replayed = ((version.spec or {}).get("replay") or {}).get("reason")
+    origin = f", a replay {replayed} retrain" if replayed else ""
+    return (f"#{version.id} {_label(version)}, trained to {version.train_end}, saved "
+            f"{version.created_at:%Y-%m-%d} by {version.created_by}{origin}")
+
+
 def champion_timeline(db: Database, symbol: str, ledger: pd.DataFrame) -> pd.DataFrame:
     """When each model served, in market time: the first and last data date it issued
     forecasts from (works for live use and for replays alike), with its promotion notes."""
@@ -235,7 +253,8 @@ def symbol_card(db: Database, settings: Settings, symbol: str, today: dt.date) -
             next_date, next_mean, next_lo, next_hi = logged
         else:
             try:
-                view = service.forecast(db, settings, symbol, 1, issued_by="dashboard")
+                # shown, not published: a page view never writes to the ledger
+                view = service.forecast(db, settings, symbol, 1, log_to_ledger=False)
             except CoreError as exc:
                 error = str(exc)
             else:

@@ -104,6 +104,11 @@ def test_models_of_a_symbol_without_models_is_empty(client: TestClient, key: str
         pytest.param("post", "/predict", {"symbol": "MSFT", "days": 0}, 422, "", id="days-0"),
         pytest.param("post", "/predict", {"symbol": "MSFT", "days": 366}, 422, "", id="days-366"),
         pytest.param("post", "/predict", {"symbol": "MSFT", "days": "x"}, 422, "", id="days-text"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": "7"}, 422, "", id="days-str"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": 7.0}, 422, "",
+                     id="days-float"),
+        pytest.param("post", "/predict", {"symbol": "MSFT", "days": True}, 422, "",
+                     id="days-bool"),
         pytest.param("post", "/predict", {"symbol": "no way!", "days": 5}, 422,
                      "not a valid symbol", id="bad-symbol"),
         pytest.param("post", "/predict", {"days": 5}, 422, "", id="no-symbol"),
@@ -232,3 +237,24 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     assert "ValidationError" in schema["components"]["schemas"]
     assert {"ApiKey", "Bearer"} <= set(schema["components"]["securitySchemes"])
     assert client.get("/docs").status_code == 200
+
+
+def test_predict_refuses_a_large_body_with_413(client: TestClient, key: str) -> None:
+    from api.routes import MAX_BODY_BYTES
+
+    big = b'{"symbol": "MSFT", "days": 7, "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    declared = client.post("/predict", content=big,
+                           headers={"X-API-Key": key, "Content-Type": "application/json"})
+    assert declared.status_code == 413, declared.text
+    assert "larger than" in declared.json()["detail"]
+
+    def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: a chunked stream
+        for i in range(0, len(big), 1024):
+            yield big[i : i + 1024]
+
+    streamed = client.post("/predict", content=chunks(),
+                           headers={"X-API-Key": key, "Content-Type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    small = client.post("/predict", json={"symbol": "MSFT", "days": 2},
+                        headers={"X-API-Key": key})
+    assert small.status_code == 200

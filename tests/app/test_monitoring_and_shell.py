@@ -16,7 +16,8 @@ from tests.app.conftest import assert_clean, run_page
 @pytest.fixture
 def replayed(sample_app: AppContext) -> AppContext:
     replay(sample_app.db, sample_app.settings, "MSFT", dt.date(2017, 9, 1),
-           dt.date(2017, 11, 10), kind="drift", options={}, horizon=5, train_days=500)
+           dt.date(2017, 11, 10), kind="drift", options={}, horizon=5, train_days=500,
+           into_production=True)
     return sample_app
 
 

@@ -148,3 +148,76 @@ def test_locked_sqlite_is_reported_clearly(sqlite_db: Database) -> None:
         other.execute("ROLLBACK")
         other.close()
     assert upsert_bars(sqlite_db, "MSFT", bars(3), "yahoo").inserted == 3
+
+
+class _PausingConnection:
+    """The driver connection of one thread, pausing after its existing-rows SELECT until
+    the other ingest has committed (or a second has passed): the race that gave
+    ``rows_updated = -7983`` on SQLite, forced."""
+
+    def __init__(self, conn: Any, other_done: Any) -> None:
+        self._conn, self._other_done = conn, other_done
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def cursor(self) -> Any:
+        outer = self
+
+        class _Cursor:
+            def __init__(self, cur: Any) -> None:
+                self._cur = cur
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._cur, name)
+
+            def execute(self, sql: str, *args: Any) -> Any:
+                out = self._cur.execute(sql, *args)
+                if sql.startswith("SELECT date FROM bars"):
+                    outer._other_done.wait(timeout=1.0)
+                return out
+
+        return _Cursor(self._conn.cursor())
+
+
+def test_two_concurrent_ingests_of_one_file_count_exactly(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from core.market import store
+
+    frame = bars(60)
+    second_done = threading.Event()
+    first_thread: list[int] = []
+    real = store._driver_connection
+
+    def driver_connection(session: Any) -> Any:
+        conn = real(session)
+        if threading.get_ident() in first_thread:
+            return _PausingConnection(conn, second_done)
+        return conn
+
+    monkeypatch.setattr(store, "_driver_connection", driver_connection)
+    results: dict[str, UpsertCounts] = {}
+    first_selected = threading.Event()
+
+    def first() -> None:
+        first_thread.append(threading.get_ident())
+        first_selected.set()
+        results["first"] = upsert_bars(sqlite_db, "MSFT", frame, "csv")
+
+    def second() -> None:
+        first_selected.wait(timeout=5)
+        try:
+            results["second"] = upsert_bars(sqlite_db, "MSFT", frame, "csv")
+        finally:
+            second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    counts = sorted(results.values(), key=lambda c: c.inserted)
+    assert counts == [UpsertCounts(0, 0, 60), UpsertCounts(60, 0, 0)]

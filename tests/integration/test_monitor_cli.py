@@ -15,7 +15,8 @@ from core.market.sample import load_sample_bars
 from core.market.series import load_series
 from core.market.store import upsert_bars
 
-FAST = ["--model", "arima", "--options", '{"order": [0, 1, 1]}', "--train-days", "150",
+FAST = ["--into-production", "--model", "arima", "--options", '{"order": [0, 1, 1]}',
+        "--train-days", "150",
         "--horizon", "2"]  # fmt: skip
 
 
@@ -47,7 +48,8 @@ def test_replay_then_inspect_ledger_alerts_and_drift(
     assert "forecasts logged 40" in out
 
     assert main(["replay", "--symbol", "MSFT", "--start", start, "--end", end, *FAST]) == 0
-    assert "already complete (20 trading days); nothing to do" in capsys.readouterr().out
+    assert ("already complete (20 trading days) in the production database; nothing to do"
+            in capsys.readouterr().out)
 
     assert main(["ledger", "--symbol", "MSFT", "--json", "--limit", "4"]) == 0
     rows = json.loads(capsys.readouterr().out)

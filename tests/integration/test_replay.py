@@ -27,7 +27,10 @@ from core.monitor.replay import _Replayer, is_retrain_day, replay
 from core.settings import Settings
 
 ROWS, DAYS, H = 320, 40, 3
-FAST = {"kind": "arima", "options": {"order": [0, 1, 1]}, "train_days": 150, "horizon": H}
+# The mechanics tests write into the database they are given (the demo's mode); the
+# sandbox tests below drop ``into_production``.
+FAST = {"kind": "arima", "options": {"order": [0, 1, 1]}, "train_days": 150, "horizon": H,
+        "into_production": True}
 
 
 def load_slice(db: Database) -> pd.DatetimeIndex:
@@ -155,7 +158,8 @@ def test_default_auto_arima_replay_is_deterministic(tmp_path: Path) -> None:
         db = fresh_db(tmp_path, name)
         idx = load_slice(db)
         summary = replay(db, settings_for(tmp_path, name), "MSFT", idx[-15].date(),
-                         idx[-1].date(), horizon=2, train_days=250)  # fmt: skip
+                         idx[-1].date(), horizon=2, train_days=250,
+                         into_production=True)  # fmt: skip
         assert summary.days_done == 15 and summary.forecasts_logged == 30
         runs.append(snapshot(db))
     assert runs[0] == runs[1]
@@ -238,3 +242,88 @@ def test_a_failed_retrain_keeps_the_champion_serving(
     assert "boom" in summary.describe()
     with sqlite_db.read() as s:
         assert s.scalar(select(func.count(ModelVersion.id))) == 1
+
+
+def dump_all(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, as stored (the byte-identical check)."""
+    from core.db.models import Base
+
+    with db.read() as s:
+        return {
+            t.name: [tuple(r) for r in s.execute(select(t).order_by(*t.primary_key.columns))]
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_a_replay_leaves_production_untouched(
+    msft: tuple[Database, pd.DatetimeIndex], settings: Settings
+) -> None:
+    """The issue's case: production has a champion, a ledger and alerts; a replay of an
+    earlier range (models trained to an earlier date) must not retire that champion."""
+    db, idx = msft
+    replay(db, settings, "MSFT", idx[-12].date(), idx[-1].date(), **FAST)
+    before = dump_all(db)
+    assert before["predictions"] and before["model_versions"]
+    artifacts = sorted(p.name for p in settings.model_dir.rglob("*") if p.is_file())
+
+    sandboxed = {**FAST, "into_production": False}
+    summary = replay(db, settings, "MSFT", idx[-40].date(), idx[-20].date(), **sandboxed)
+
+    assert summary.days_done == 21 and not summary.into_production
+    assert summary.database.endswith("replays/MSFT.db")
+    assert "production untouched" in summary.describe()
+    assert dump_all(db) == before
+    assert sorted(p.name for p in settings.model_dir.rglob("*") if p.is_file()) == artifacts
+    sandbox = Database.connect(summary.database)
+    try:
+        with sandbox.read() as s:
+            assert s.scalar(select(func.count(Prediction.id))) == 21 * H
+            assert s.scalar(select(func.count(ModelVersion.id))) >= 1
+    finally:
+        sandbox.dispose()
+    # resumable in its sandbox: the same replay again does nothing, production still intact
+    again = replay(db, settings, "MSFT", idx[-40].date(), idx[-20].date(), **sandboxed)
+    assert again.days_done == 0 and again.days_skipped == 21
+    assert dump_all(db) == before
+
+
+def test_a_second_replay_of_one_symbol_is_refused_while_the_first_runs(
+    sqlite_db: Database, settings: Settings
+) -> None:
+    import threading
+
+    from core.monitor.replay import ReplayConflict
+
+    idx = load_slice(sqlite_db)
+    running, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def hold(_fraction: float, _message: str) -> None:
+        running.set()
+        release.wait(timeout=30)
+
+    def first() -> None:
+        try:
+            outcome["first"] = replay(sqlite_db, settings, "MSFT", idx[-3].date(),
+                                      idx[-1].date(), progress=hold, **FAST)
+        except BaseException as exc:  # reported below
+            outcome["first"] = exc
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert running.wait(timeout=60)
+        for into_production in (True, False):
+            with pytest.raises(ReplayConflict, match="a replay of MSFT is already running"):
+                replay(sqlite_db, settings, "MSFT", idx[-3].date(), idx[-1].date(),
+                       **{**FAST, "into_production": into_production})
+    finally:
+        release.set()
+        thread.join(timeout=60)
+    first_summary = outcome["first"]
+    assert not isinstance(first_summary, BaseException), first_summary
+    with sqlite_db.read() as s:
+        assert s.scalar(select(func.count(Prediction.id))) == 3 * H  # not doubled
+    # the lock is released with the run: the next replay goes ahead (nothing left to do)
+    assert replay(sqlite_db, settings, "MSFT", idx[-3].date(), idx[-1].date(),
+                  **FAST).days_skipped == 3

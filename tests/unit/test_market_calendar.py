@@ -32,3 +32,19 @@ def test_cached_sessions_equal_a_fresh_build_and_a_corrupt_cache_is_rebuilt(
 def test_unknown_exchange_is_refused() -> None:
     with pytest.raises(ValidationFailed, match="unknown exchange 'NOPE'"):
         TradingCalendar("NOPE")
+
+
+@pytest.mark.parametrize("exchange", ["XTKS", "XSHG", "XBOM", "XSES", "XSAU", "AIXK"])
+def test_exchanges_with_late_starts_or_fixed_ends_are_supported(
+    exchange: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """These calendars cannot be evaluated from 1980 (or to three years ahead): the
+    calendar is built over the span the library supports instead of raising ValueError."""
+    monkeypatch.setattr(calendar_module.tempfile, "gettempdir", lambda: str(tmp_path))
+    cal = TradingCalendar(exchange)
+    sessions = cal.all_sessions
+    assert len(sessions) > 250
+    assert sessions.is_monotonic_increasing
+    day = sessions[len(sessions) // 2]
+    assert cal.is_session(day)
+    assert cal.next_sessions(day, 3)[0] > day
