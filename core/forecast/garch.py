@@ -32,7 +32,7 @@ from scipy.stats import t as student_t
 
 MIN_RESIDUALS = 250
 VOLS = ("garch", "gjr")
-MAX_PERSISTENCE = 0.9995
+MAX_PERSISTENCE = 1.0
 
 
 def _unit_scale(resid: np.ndarray) -> float:

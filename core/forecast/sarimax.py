@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import FitFailed
-from core.forecast import checks
-from core.forecast import garch
+from core.forecast import checks, garch
 from core.forecast import statespace as ss
 from core.forecast.base import Forecaster
 
@@ -103,8 +102,8 @@ class SarimaxForecaster(Forecaster):
         self.band_layer_, self.band_warning_ = None, None
         if self.bands == "gaussian":
             return
-        resid = self._residuals()[BAND_BURN_IN:]
-        self.band_layer_, self.band_warning_ = garch.fit_garch(resid, self.bands)
+        self.band_layer_, self.band_warning_ = garch.fit_garch(self.band_residuals(),
+                                                               self.bands)
 
     def psi_squared(self, h: int) -> np.ndarray:
         """Squared psi-weights psi_0^2..psi_{h-1}^2 of the fitted ARIMA (psi_0 = 1)."""
@@ -116,12 +115,26 @@ class SarimaxForecaster(Forecaster):
 
     def _band_halfwidths(self, mean: np.ndarray,
                          var: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        layer = self.band_layer_
-        if layer is None:
+        if self.band_layer_ is None:
             return None
-        h = len(mean)
+        return self.halfwidths_for(self.band_layer_, len(mean))
+
+    def halfwidths_for(self, layer: garch.GarchLayer, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """80% and 95% half-widths (work space) of ``layer``'s bands for this mean model."""
         sd = np.sqrt(garch.combined_variance(self.psi_squared(h), layer.variance_forecast(h)))
         return layer.quantile(0.80) * sd, layer.quantile(0.95) * sd
+
+    def band_residuals(self) -> np.ndarray:
+        """The one-step residuals a band layer is estimated on (burn-in left out)."""
+        self._require_fitted()
+        return self._residuals()[BAND_BURN_IN:]
+
+    def last_residuals(self, n: int) -> np.ndarray:
+        """The last ``n`` one-step residuals (work space), cheap after ``update``."""
+        resid = np.asarray(self._tail_results.resid, dtype=np.float64)
+        if len(resid) < n:
+            resid = self._residuals()
+        return resid[-n:]
 
     def _forecast_work(self, h: int, X_future: pd.DataFrame | None,
                        dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
