@@ -29,7 +29,7 @@ from core.errors import ValidationFailed
 from core.forecast.result import ForecastResult
 
 LEVELS = (0.80, 0.95)
-ACI_GAMMA = 0.01
+ACI_GAMMA = 0.005
 # alpha_t is clipped to this range when turned into a band (alpha_t <= 0 would be an
 # infinite band, >= 1 an empty one); the recursion itself is not clipped.
 ALPHA_CLIP = (1e-9, 0.9)

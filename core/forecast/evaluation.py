@@ -294,3 +294,64 @@ def evaluate(cases: list[Case] | None = None, *, horizon: int = 5, train_days: i
     if not frames:
         raise DataUnavailable("no series covers the evaluation periods")
     return Evaluation(pd.concat(frames, ignore_index=True), seconds)
+
+
+REPORT_METHODS = ("naive", "gaussian", "garch", "garch+aci", "garch+conformal",
+                  "gaussian+aci", "gaussian+conformal", "gjr", "gjr+aci", "gjr+conformal")
+COLUMNS = ("cov80", "cov95", "width80", "width95", "is80", "is95", "is", "mae_ratio", "n")
+
+
+def _fmt_table(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    head = " ".join(f"{k:<18}" for k in keys) + "".join(f"{c:>10}" for c in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for idx, row in frame.iterrows():
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        text = " ".join(f"{p!s:<18}" for p in parts)
+        for c in COLUMNS:
+            v = row[c]
+            text += f"{int(v):>10d}" if c == "n" else f"{v:>10.3f}"
+        lines.append(text)
+    return lines
+
+
+def _order(frame: pd.DataFrame) -> pd.DataFrame:
+    methods = [m for m in REPORT_METHODS if m in frame.index.get_level_values("method")]
+    keep = frame[frame.index.get_level_values("method").isin(methods)]
+    rank = {m: i for i, m in enumerate(methods)}
+    names = [str(n) for n in keep.index.names]
+    flat = keep.reset_index()
+    flat["_rank"] = flat["method"].map(rank)
+    sort = [n for n in names if n != "method"][:1] + ["_rank"] + [n for n in names
+                                                                   if n not in ("period",
+                                                                                "method")]
+    return flat.sort_values(sort, kind="stable").drop(columns="_rank").set_index(names)
+
+
+def format_report(evaluation: Evaluation, per_step: bool = True,
+                  per_series: bool = False) -> str:
+    """The evaluation as text tables: pooled by period and method, then by step (and by
+    series). Width and interval score are in % of the price at the forecast origin; ``is``
+    is the mean of the 80% and 95% interval scores; ``mae_ratio`` is the point forecast's
+    MAE over the naive forecast's MAE on the same days (not MASE)."""
+    out = ["Pooled over series (coverage share, width and interval score in % of price)"]
+    out += _fmt_table(_order(evaluation.pooled()), ["period", "method"])
+    pooled = evaluation.pooled()
+    for period in pooled.index.get_level_values("period").unique():
+        try:
+            ref = pooled.loc[(period, "gaussian"), "is"]
+        except KeyError:
+            continue
+        gains = [f"{m} {100 * (1 - pooled.loc[(period, m), 'is'] / ref):+.1f}%"
+                 for m in REPORT_METHODS if (period, m) in pooled.index and m != "gaussian"]
+        out.append(f"{period}: interval score vs today's gaussian bands (+ = better): "
+                   + ", ".join(gains))
+    if per_step:
+        out += ["", "Per forecast step"]
+        out += _fmt_table(_order(evaluation.per_step()), ["period", "method", "step"])
+    if per_series:
+        out += ["", "Per series"]
+        out += _fmt_table(_order(evaluation.per_series()), ["period", "series", "method"])
+    if evaluation.seconds:
+        out += ["", "Replay time per series and period: " + ", ".join(
+            f"{k} {v:.1f} s" for k, v in evaluation.seconds.items())]
+    return "\n".join(out)
