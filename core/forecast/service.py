@@ -26,7 +26,12 @@ from core.forecast.artifacts import write_artifact
 from core.forecast.backtest import BacktestReport, backtest
 from core.forecast.base import Forecaster
 from core.forecast.checks import check_horizon, finite_or_none
-from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
+from core.forecast.factory import (
+    KINDS,
+    forecaster_from_state,
+    make_forecaster,
+    with_product_defaults,
+)
 from core.forecast.result import ForecastResult
 from core.market.series import PreparedBars, load_series
 from core.settings import Settings
@@ -143,7 +148,8 @@ def fit_model(
         outlier_policy=request.outlier_policy, columns=exog_columns(request.options),
     )
     progress(0.1, f"Fitting {request.kind} on {len(data.y):,} trading days")
-    forecaster = make_forecaster(request.kind, exchange=settings.exchange, **request.options)
+    options = with_product_defaults(request.kind, request.options)
+    forecaster = make_forecaster(request.kind, exchange=settings.exchange, **options)
     started = time.perf_counter()
     forecaster.fit(data.y, data.X)
     fit_seconds = time.perf_counter() - started
@@ -155,7 +161,7 @@ def fit_model(
             progress(0.35 + 0.6 * fraction, message)
 
         report = backtest(
-            lambda: make_forecaster(request.kind, exchange=settings.exchange, **request.options),
+            lambda: make_forecaster(request.kind, exchange=settings.exchange, **options),
             data.y, data.X, folds=request.folds, horizon=request.horizon, step=request.step,
             refit="every", progress=on_fold,
         )
