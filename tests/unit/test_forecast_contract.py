@@ -215,8 +215,6 @@ GARCH_SPECS: list[Any] = [
     pytest.param("auto_arima", {"bands": "gjr"}, id="auto-gjr"),
     pytest.param("arima", {"order": (1, 0, 0), "with_constant": True, "log": False,
                            "bands": "garch"}, id="arima-levels-garch"),
-    pytest.param("arimax", {"exog": ["volume"], "horizon": H, "bands": "garch"},
-                 id="arimax-garch"),
 ]
 
 
