@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,7 +65,7 @@ def timing() -> None:
 
         loaded = forecaster_from_state(model.to_state())
         out[bands] = (median_update_ms(model, new), median_ms(saved_forecast),
-                      median_ms(lambda m=loaded: m.predict(5), 200), len(raw))
+                      median_ms(partial(loaded.predict, 5), 200), len(raw))
     for bands, (upd, load_fc, fc, size) in out.items():
         print(f"  {bands:<9} daily update {upd:6.2f} ms   forecast from saved model "
               f"{load_fc:6.2f} ms   predict(5) on a loaded model {fc:6.3f} ms   "
