@@ -150,11 +150,11 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
     cancel.add_argument("job_id", type=int)
     cancel.set_defaults(func=_cmd_jobs_cancel)
 
-    from core import cli_api, cli_batch, cli_data, cli_models, cli_monitor
+    from core import cli_api, cli_batch, cli_data, cli_evaluate, cli_models, cli_monitor
 
     for register in (
         cli_data.register, cli_models.register, cli_monitor.register, cli_api.register,
-        cli_batch.register, *extra,
+        cli_batch.register, cli_evaluate.register, *extra,
     ):
         register(sub)
     return parser

@@ -166,6 +166,8 @@ if done is not None and version_id and role is not None:
                 icon=":material/balance:")
     if info.get("fallback_reason"):
         st.info(f"Fit note: {info['fallback_reason']}")
+    if info.get("band_warning"):
+        st.warning(f"Bands: {info['band_warning']}", icon=":material/warning:")
     if info.get("weights"):
         st.markdown("**Ensemble weights** (inverse backtest MSE)")
         st.dataframe(pd.DataFrame([info["weights"]]), hide_index=True)

@@ -11,7 +11,7 @@ import numpy as np
 from core.errors import FitFailed, ValidationFailed
 from core.forecast import checks
 from core.forecast import statespace as ss
-from core.forecast.sarimax import SarimaxForecaster
+from core.forecast.sarimax import SarimaxForecaster, check_bands
 
 ENGINES = ("statsforecast", "pmdarima")
 CRITERIA = ("aic", "aicc", "bic")
@@ -35,7 +35,9 @@ def trend_for(d: int, with_constant: bool) -> str:
 class ARIMA(SarimaxForecaster):
     """ARIMA(p,d,q) at a fixed order, fitted by statsmodels SARIMAX.
 
-    ``with_constant`` adds a mean (d=0) or a drift per trading day (d=1).
+    ``with_constant`` adds a mean (d=0) or a drift per trading day (d=1). ``bands``:
+    ``"gaussian"`` (the ARIMA's own variance), ``"garch"`` or ``"gjr"`` (a GARCH(1,1)-t
+    layer on the residuals, see ``core.forecast.garch``).
 
     >>> ARIMA(order=(1, 1, 0)).order
     (1, 1, 0)
@@ -44,8 +46,9 @@ class ARIMA(SarimaxForecaster):
     kind = "arima"
 
     def __init__(self, order: tuple[int, int, int] = (1, 1, 0), with_constant: bool = False,
-                 log: bool = True, exchange: str = "XNYS") -> None:
+                 log: bool = True, exchange: str = "XNYS", bands: str = "gaussian") -> None:
         super().__init__(log=log, exchange=exchange)
+        self.bands = check_bands(bands)
         if len(order) != 3 or min(int(x) for x in order) < 0:
             raise ValidationFailed(f"order must be three non-negative integers, got {order!r}")
         self.order: tuple[int, int, int] = (int(order[0]), int(order[1]), int(order[2]))
@@ -93,8 +96,9 @@ class AutoARIMA(SarimaxForecaster):
     def __init__(self, engine: str = "statsforecast", log: bool = True, seasonal: bool = False,
                  season_length: int = 5, information_criterion: str = "aic", max_p: int = 5,
                  max_q: int = 5, max_d: int = 1, approximation: bool | None = None,
-                 exchange: str = "XNYS") -> None:
+                 exchange: str = "XNYS", bands: str = "gaussian") -> None:
         super().__init__(log=log, exchange=exchange)
+        self.bands = check_bands(bands)
         checks.check_choice("engine", engine, ENGINES)
         checks.check_choice("information_criterion", information_criterion, CRITERIA)
         self.engine = engine

@@ -25,7 +25,7 @@ from core.errors import FitFailed, ValidationFailed
 from core.forecast import checks
 from core.forecast import statespace as ss
 from core.forecast.arima import ARIMA, trend_for
-from core.forecast.sarimax import SarimaxForecaster
+from core.forecast.sarimax import SarimaxForecaster, check_bands
 
 POLICIES = ("lagged", "forecast")
 
@@ -39,8 +39,9 @@ class ARIMAX(SarimaxForecaster):
                  exog_policy: str = "lagged", horizon: int = 30,
                  order: tuple[int, int, int] = (1, 1, 0), with_constant: bool = False,
                  exog_order: tuple[int, int, int] = (1, 1, 0), log: bool = True,
-                 exchange: str = "XNYS") -> None:
+                 exchange: str = "XNYS", bands: str = "gaussian") -> None:
         super().__init__(log=log, exchange=exchange)
+        self.bands = check_bands(bands)
         self.exog = tuple(checks.check_exog_names(exog))
         checks.check_choice("exog_policy", exog_policy, POLICIES)
         self.exog_policy = exog_policy

@@ -99,6 +99,7 @@ class Forecaster:
         self.dates_ = pd.DatetimeIndex(y.index)
         self.exog_ = self._check_X(X, self.dates_)
         self._fit()
+        self._fit_bands()
         return self
 
     def update(self, new_y: pd.Series, new_X: pd.DataFrame | None = None) -> Self:
@@ -130,11 +131,30 @@ class Forecaster:
         self._require_fitted()
         dates = trading_calendar(self.exchange).next_sessions(self.dates_[-1], h)
         mean, var = self._forecast_work(h, X_future, dates)
+        half = self._band_halfwidths(mean, var)
+        if half is None:
+            return self._result(dates, mean, var)
+        return self._result_halfwidths(dates, mean, *half)
+
+    def predict_gaussian(self, h: int, X_future: pd.DataFrame | None = None) -> ForecastResult:
+        """``predict`` with the Gaussian bands of the mean model's own variance, whatever
+        band layer the model carries (the reference the evaluation compares against)."""
+        h = checks.check_horizon(h)
+        self._require_fitted()
+        dates = trading_calendar(self.exchange).next_sessions(self.dates_[-1], h)
+        mean, var = self._forecast_work(h, X_future, dates)
         return self._result(dates, mean, var)
 
     def _result(self, dates: pd.DatetimeIndex, mean: np.ndarray, var: np.ndarray) -> ForecastResult:
         sd = np.sqrt(np.maximum(var, 0.0))
-        parts = [mean - Z95 * sd, mean - Z80 * sd, mean, mean + Z80 * sd, mean + Z95 * sd]
+        return self._result_halfwidths(dates, mean, Z80 * sd, Z95 * sd)
+
+    def _result_halfwidths(self, dates: pd.DatetimeIndex, mean: np.ndarray, half80: np.ndarray,
+                           half95: np.ndarray) -> ForecastResult:
+        """Bands ``mean -/+ half`` in work space, back-transformed for log models. The 95%
+        half-width is kept at least the 80% one so the bounds stay ordered."""
+        half95 = np.maximum(half95, half80)
+        parts = [mean - half95, mean - half80, mean, mean + half80, mean + half95]
         if self.log:
             parts = [np.exp(p) for p in parts]
         lo95, lo80, mid, hi80, hi95 = parts
@@ -196,6 +216,14 @@ class Forecaster:
 
     def _residuals(self) -> np.ndarray:
         raise NotImplementedError
+
+    def _fit_bands(self) -> None:
+        """Learn a band layer after the mean model is fitted (default: none, Gaussian)."""
+
+    def _band_halfwidths(self, mean: np.ndarray,
+                         var: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """80% and 95% half-widths (work space) of a band layer, or None for Gaussian."""
+        return None
 
     def _summary(self) -> dict[str, Any]:
         return {}

@@ -26,6 +26,19 @@ _CLASSES: dict[str, str] = {
 KINDS: tuple[str, ...] = tuple(_CLASSES)
 
 
+# The product's band layer for the ARIMA family (python -m core evaluate: on the bundled
+# series GARCH-t bands improved the pooled interval score by ~18% in 2008 and ~10% in a calm
+# year over the Gaussian bands). An explicit ``bands`` option wins.
+PRODUCT_BANDS: dict[str, str] = {"auto_arima": "garch", "arima": "garch"}
+
+
+def with_product_defaults(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the product's default band layer for ``kind`` filled in."""
+    if kind in PRODUCT_BANDS and "bands" not in options:
+        return {**options, "bands": PRODUCT_BANDS[kind]}
+    return dict(options)
+
+
 def forecaster_class(kind: str) -> type[Forecaster]:
     """The class of ``kind`` (imported now if it was not yet)."""
     try:

@@ -125,3 +125,17 @@ def directional_accuracy(actual: ArrayLike, pred: ArrayLike, last: float) -> flo
     """Share of steps where the forecast's move from ``last`` (the last observed value) has
     the sign of the actual move (no change counts as its own sign)."""
     return float(np.mean(move_sign(pred, last) == move_sign(actual, last)))
+
+
+def interval_score(actual: ArrayLike, lo: ArrayLike, hi: ArrayLike, alpha: float) -> float:
+    """Mean interval score of central ``1 - alpha`` bands (Gneiting & Raftery 2007): the
+    width plus ``2/alpha`` times the distance by which an actual falls outside; lower is
+    better, and it rewards a band only for being as narrow as its coverage allows.
+
+    >>> interval_score([1.0, 5.0], [0.0, 0.0], [2.0, 4.0], alpha=0.2)
+    8.0
+    """
+    a, lower, upper = _a(actual), _a(lo), _a(hi)
+    score = (upper - lower) + (2.0 / alpha) * (np.maximum(lower - a, 0.0)
+                                                + np.maximum(a - upper, 0.0))
+    return float(np.mean(score))

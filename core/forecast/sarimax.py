@@ -9,8 +9,20 @@ import numpy as np
 import pandas as pd
 
 from core.errors import FitFailed
+from core.forecast import checks, garch
 from core.forecast import statespace as ss
 from core.forecast.base import Forecaster
+
+BAND_METHODS = ("gaussian", "garch", "gjr")
+# The first one-step residuals of the Kalman filter carry the diffuse start-up: left out
+# of the GARCH estimation.
+BAND_BURN_IN = 20
+
+
+def check_bands(bands: str) -> str:
+    """``"gaussian"`` (the mean model's own variance), ``"garch"`` or ``"gjr"``."""
+    checks.check_choice("bands", bands, BAND_METHODS)
+    return bands
 
 
 class SarimaxForecaster(Forecaster):
@@ -24,6 +36,10 @@ class SarimaxForecaster(Forecaster):
     trend_: str
     params_: np.ndarray
     fallback_reason_: str | None = None
+    bands: str = "gaussian"
+    band_layer_: garch.GarchLayer | None = None
+    band_warning_: str | None = None
+    _psi2: np.ndarray | None = None
 
     # --------------------------------------------------------------- design (overridable)
     def _lag(self) -> int:
@@ -49,6 +65,7 @@ class SarimaxForecaster(Forecaster):
         self._tail_results = res
         self.params_ = np.asarray(res.params, dtype=np.float64)
         self.tail_ = ss.KalmanTail.from_results(res, len(self._exog_names()))
+        self._psi2 = None
 
     @property
     def results_(self) -> Any:
@@ -76,6 +93,48 @@ class SarimaxForecaster(Forecaster):
         self._tail_results = ext
         self._full_results = None
         self.tail_ = ss.KalmanTail.from_results(ext, len(self._exog_names()))
+        if self.band_layer_ is not None:
+            self.band_layer_.filter(np.asarray(ext.resid, dtype=np.float64)[-n_new:])
+
+    # --------------------------------------------------------------- band layer
+    def _fit_bands(self) -> None:
+        """(Re-)estimate the GARCH layer on the one-step residuals, or record why not."""
+        self.band_layer_, self.band_warning_ = None, None
+        if self.bands == "gaussian":
+            return
+        self.band_layer_, self.band_warning_ = garch.fit_garch(self.band_residuals(),
+                                                               self.bands)
+
+    def psi_squared(self, h: int) -> np.ndarray:
+        """Squared psi-weights psi_0^2..psi_{h-1}^2 of the fitted ARIMA (psi_0 = 1)."""
+        if self._psi2 is None or len(self._psi2) < h:
+            tail = self.tail_
+            sigma2 = float(self.params_[-1])
+            self._psi2 = garch.psi_squared(tail.T, tail.Z, tail.RQR / sigma2, max(h, 30))
+        return self._psi2[:h]
+
+    def _band_halfwidths(self, mean: np.ndarray,
+                         var: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.band_layer_ is None:
+            return None
+        return self.halfwidths_for(self.band_layer_, len(mean))
+
+    def halfwidths_for(self, layer: garch.GarchLayer, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """80% and 95% half-widths (work space) of ``layer``'s bands for this mean model."""
+        sd = np.sqrt(garch.combined_variance(self.psi_squared(h), layer.variance_forecast(h)))
+        return layer.quantile(0.80) * sd, layer.quantile(0.95) * sd
+
+    def band_residuals(self) -> np.ndarray:
+        """The one-step residuals a band layer is estimated on (burn-in left out)."""
+        self._require_fitted()
+        return self._residuals()[BAND_BURN_IN:]
+
+    def last_residuals(self, n: int) -> np.ndarray:
+        """The last ``n`` one-step residuals (work space), cheap after ``update``."""
+        resid = np.asarray(self._tail_results.resid, dtype=np.float64)
+        if len(resid) < n:
+            resid = self._residuals()
+        return resid[-n:]
 
     def _forecast_work(self, h: int, X_future: pd.DataFrame | None,
                        dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +190,9 @@ class SarimaxForecaster(Forecaster):
             },
             "fallback_reason": self.fallback_reason_,
             "converged": getattr(self, "converged_", None),
+            "bands": self.bands if self.band_layer_ is not None else "gaussian",
+            "band_warning": self.band_warning_,
+            "garch": None if self.band_layer_ is None else self.band_layer_.summary(),
         }
 
     @property
@@ -149,6 +211,8 @@ class SarimaxForecaster(Forecaster):
             "params": [float(x) for x in self.params_],
             "param_names": self.param_names(),
             "fallback_reason": self.fallback_reason_,
+            "band_layer": None if self.band_layer_ is None else self.band_layer_.to_dict(),
+            "band_warning": self.band_warning_,
         }
 
     def _restore(self, learned: dict[str, Any]) -> None:
@@ -158,6 +222,9 @@ class SarimaxForecaster(Forecaster):
         self.params_ = np.asarray(learned["params"], dtype=np.float64)
         self.fallback_reason_ = learned.get("fallback_reason")
         self._refilter()
+        layer = learned.get("band_layer")
+        self.band_layer_ = None if layer is None else garch.GarchLayer.from_dict(layer)
+        self.band_warning_ = learned.get("band_warning")
 
     def _fit_order(self, start: np.ndarray | None, what: str,
                    require_convergence: bool = True, maxiter: int = 50) -> Any:

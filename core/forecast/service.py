@@ -26,7 +26,12 @@ from core.forecast.artifacts import write_artifact
 from core.forecast.backtest import BacktestReport, backtest
 from core.forecast.base import Forecaster
 from core.forecast.checks import check_horizon, finite_or_none
-from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
+from core.forecast.factory import (
+    KINDS,
+    forecaster_from_state,
+    make_forecaster,
+    with_product_defaults,
+)
 from core.forecast.result import ForecastResult
 from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
@@ -148,7 +153,8 @@ def fit_model(
     )
     progress(0.1, f"Fitting {request.kind} on {len(data.y):,} trading days")
     exchange = exchange_for(db, symbol, settings.exchange)
-    forecaster = make_forecaster(request.kind, exchange=exchange, **request.options)
+    options = with_product_defaults(request.kind, request.options)
+    forecaster = make_forecaster(request.kind, exchange=exchange, **options)
     started = time.perf_counter()
     forecaster.fit(data.y, data.X)
     fit_seconds = time.perf_counter() - started
@@ -160,7 +166,7 @@ def fit_model(
             progress(0.35 + 0.6 * fraction, message)
 
         report = backtest(
-            lambda: make_forecaster(request.kind, exchange=exchange, **request.options),
+            lambda: make_forecaster(request.kind, exchange=exchange, **options),
             data.y, data.X, folds=request.folds, horizon=request.horizon, step=request.step,
             refit="every", progress=on_fold,
         )

@@ -78,7 +78,7 @@ logger = logging.getLogger(__name__)
 ISSUED_BY = "replay"
 ADJUST, OUTLIER_POLICY = "split", "use"
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "auto_arima": {"engine": "statsforecast", "log": True},
+    "auto_arima": {"engine": "statsforecast", "log": True, "bands": "garch"},
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # The evening after the close, in UTC: after every exchange's close on the same date.

@@ -203,3 +203,87 @@ def test_auto_arima_records_engine_and_order(data: Any) -> None:
     s = f.summary()
     assert len(s["order"]) == 3 and s["fallback_reason"] is None
     assert f.get_params()["engine"] == "statsforecast"
+
+
+# ------------------------------------------------------------------ GARCH band layer
+NG = 700  # GARCH needs garch.MIN_RESIDUALS residuals after the burn-in
+
+GARCH_SPECS: list[Any] = [
+    pytest.param("arima", {"order": (1, 1, 1), "with_constant": True, "bands": "garch"},
+                 id="arima-garch"),
+    pytest.param("auto_arima", {"bands": "garch"}, id="auto-garch"),
+    pytest.param("auto_arima", {"bands": "gjr"}, id="auto-gjr"),
+    pytest.param("arima", {"order": (1, 0, 0), "with_constant": True, "log": False,
+                           "bands": "garch"}, id="arima-levels-garch"),
+]
+
+
+@pytest.fixture(scope="module")
+def long_data() -> tuple[pd.Series, pd.DataFrame]:
+    return msft(NG + NEW)
+
+
+def fitted_long(kind: str, opts: dict[str, Any], data: Any) -> Forecaster:
+    key = f"long{kind}{sorted(opts.items())}"
+    if key not in _CACHE:
+        y, X = data
+        _CACHE[key] = make_forecaster(kind, **opts).fit(y.iloc[:NG], X.iloc[:NG])
+    return _CACHE[key]
+
+
+@pytest.mark.parametrize(("kind", "opts"), GARCH_SPECS)
+def test_garch_bands_ordered_widening_and_not_gaussian(kind: str, opts: dict[str, Any],
+                                                       long_data: Any) -> None:
+    f = fitted_long(kind, opts, long_data)
+    assert f.band_layer_ is not None and f.band_warning_ is None  # type: ignore[attr-defined]
+    fc, gauss = f.predict(H), f.predict_gaussian(H)
+    assert np.all(fc.lo95 <= fc.lo80) and np.all(fc.lo80 <= fc.mean)
+    assert np.all(fc.mean <= fc.hi80) and np.all(fc.hi80 <= fc.hi95)
+    work = np.log if f.log else (lambda v: v)
+    for lo, hi in ((fc.lo80, fc.hi80), (fc.lo95, fc.hi95)):
+        assert np.all(np.diff(work(hi) - work(lo)) > 0)  # bands widen with h
+    np.testing.assert_allclose(fc.mean, gauss.mean, rtol=1e-12)  # same point forecast
+    assert not np.allclose(fc.hi95, gauss.hi95)
+    s = f.summary()
+    assert s["bands"] == opts["bands"] and s["band_warning"] is None
+    assert 0 < s["garch"]["persistence"] < 1 and s["garch"]["nu"] > 2
+
+
+@pytest.mark.parametrize(("kind", "opts"), GARCH_SPECS)
+def test_garch_save_load_and_update_give_same_numbers(kind: str, opts: dict[str, Any],
+                                                      long_data: Any) -> None:
+    y, X = long_data
+    f = fitted_long(kind, opts, long_data)
+    g = roundtrip(f)
+    pd.testing.assert_frame_equal(f.predict(H).to_frame(), g.predict(H).to_frame(),
+                                  rtol=1e-10, atol=0)
+    a, b = roundtrip(f), roundtrip(f)
+    before = a.to_state()["learned"]["band_layer"]
+    a.update(y.iloc[NG:], X.iloc[NG:])
+    b = roundtrip(b.update(y.iloc[NG:], X.iloc[NG:]))
+    pd.testing.assert_frame_equal(a.predict(H).to_frame(), b.predict(H).to_frame(), rtol=1e-9)
+    after = a.to_state()["learned"]["band_layer"]
+    same = {k: v for k, v in before.items() if k not in ("next_sigma2", "n_resid")}
+    assert {k: after[k] for k in same} == same  # no re-estimation on update
+    assert after["n_resid"] == before["n_resid"] + NEW
+    assert after["next_sigma2"] != before["next_sigma2"]  # the variance follows the data
+
+
+def test_short_history_falls_back_to_gaussian_bands_with_a_stored_warning(data: Any) -> None:
+    y, _ = data
+    f = make_forecaster("arima", order=(1, 1, 1), with_constant=True, bands="garch")
+    f.fit(y.iloc[:N])  # 260 days: fewer residuals than garch.MIN_RESIDUALS
+    warning = f.band_warning_  # type: ignore[attr-defined]
+    assert warning is not None and "at least 250 residuals" in warning
+    pd.testing.assert_frame_equal(f.predict(H).to_frame(), f.predict_gaussian(H).to_frame())
+    assert f.summary()["band_warning"] == warning and f.summary()["bands"] == "gaussian"
+    g = roundtrip(f)
+    assert g.band_warning_ == warning  # type: ignore[attr-defined]
+    pd.testing.assert_frame_equal(f.predict(H).to_frame(), g.predict(H).to_frame())
+
+
+def test_bad_bands_setting_is_refused() -> None:
+    from core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="bands must be one of"):
+        make_forecaster("auto_arima", bands="egarch")
