@@ -10,6 +10,7 @@ from core.forecast.arimax import ARIMAX
 from core.forecast.base import Forecaster
 from core.forecast.baselines import Drift, Naive
 from core.forecast.ensemble import Ensemble
+from core.forecast.lstm import LSTM
 
 KINDS: dict[str, type[Forecaster]] = {
     "auto_arima": AutoARIMA,
@@ -17,6 +18,7 @@ KINDS: dict[str, type[Forecaster]] = {
     "arimax": ARIMAX,
     "naive": Naive,
     "drift": Drift,
+    "lstm": LSTM,
     "ensemble": Ensemble,
 }
 
