@@ -27,6 +27,7 @@ from core.forecast.backtest import BacktestReport, backtest
 from core.forecast.base import Forecaster
 from core.forecast.checks import check_horizon, finite_or_none
 from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
+from core.forecast.lstm import epoch_progress
 from core.forecast.result import ForecastResult
 from core.market.series import PreparedBars, load_series
 from core.settings import Settings
@@ -144,21 +145,33 @@ def fit_model(
     )
     progress(0.1, f"Fitting {request.kind} on {len(data.y):,} trading days")
     forecaster = make_forecaster(request.kind, exchange=settings.exchange, **request.options)
+    # Neural members report each epoch (and a cancelled job stops them between epochs):
+    # the report goes under the stage (fit or backtest fold) it belongs to.
+    at: list[float] = [0.1, 0.25]  # the stage's start and span of the overall fraction
+    text: list[str] = [f"Fitting {request.kind}"]
+
+    def on_epoch(fraction: float, message: str) -> None:
+        progress(at[0] + at[1] * fraction, f"{text[0]} · {message}")
+
     started = time.perf_counter()
-    forecaster.fit(data.y, data.X)
+    with epoch_progress(on_epoch):
+        forecaster.fit(data.y, data.X)
     fit_seconds = time.perf_counter() - started
     report = None
     if request.folds > 0:
         progress(0.35, f"Backtesting on {request.folds} rolling origins")
 
         def on_fold(fraction: float, message: str) -> None:
+            at[:], text[:] = [0.35 + 0.6 * fraction, 0.0], [message]
             progress(0.35 + 0.6 * fraction, message)
 
-        report = backtest(
-            lambda: make_forecaster(request.kind, exchange=settings.exchange, **request.options),
-            data.y, data.X, folds=request.folds, horizon=request.horizon, step=request.step,
-            refit="every", progress=on_fold,
-        )
+        with epoch_progress(on_epoch):
+            report = backtest(
+                lambda: make_forecaster(request.kind, exchange=settings.exchange,
+                                        **request.options),
+                data.y, data.X, folds=request.folds, horizon=request.horizon,
+                step=request.step, refit="every", progress=on_fold,
+            )
     progress(1.0, "Fitted")
     return FittedModel(request, forecaster, data, fit_seconds, report)
 
