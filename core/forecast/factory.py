@@ -21,6 +21,7 @@ _CLASSES: dict[str, str] = {
     "arimax": "core.forecast.arimax:ARIMAX",
     "naive": "core.forecast.baselines:Naive",
     "drift": "core.forecast.baselines:Drift",
+    "lstm": "core.forecast.lstm:LSTM",
     "ensemble": "core.forecast.ensemble:Ensemble",
 }
 KINDS: tuple[str, ...] = tuple(_CLASSES)

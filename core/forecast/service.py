@@ -32,6 +32,7 @@ from core.forecast.factory import (
     make_forecaster,
     with_product_defaults,
 )
+from core.forecast.lstm import epoch_progress
 from core.forecast.result import ForecastResult
 from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
@@ -155,21 +156,32 @@ def fit_model(
     exchange = exchange_for(db, symbol, settings.exchange)
     options = with_product_defaults(request.kind, request.options)
     forecaster = make_forecaster(request.kind, exchange=exchange, **options)
+    # Neural members report each epoch (and a cancelled job stops them between epochs):
+    # the report goes under the stage (fit or backtest fold) it belongs to.
+    at: list[float] = [0.1, 0.25]  # the stage's start and span of the overall fraction
+    text: list[str] = [f"Fitting {request.kind}"]
+
+    def on_epoch(fraction: float, message: str) -> None:
+        progress(at[0] + at[1] * fraction, f"{text[0]} · {message}")
+
     started = time.perf_counter()
-    forecaster.fit(data.y, data.X)
+    with epoch_progress(on_epoch):
+        forecaster.fit(data.y, data.X)
     fit_seconds = time.perf_counter() - started
     report = None
     if request.folds > 0:
         progress(0.35, f"Backtesting on {request.folds} rolling origins")
 
         def on_fold(fraction: float, message: str) -> None:
+            at[:], text[:] = [0.35 + 0.6 * fraction, 0.0], [message]
             progress(0.35 + 0.6 * fraction, message)
 
-        report = backtest(
-            lambda: make_forecaster(request.kind, exchange=exchange, **options),
-            data.y, data.X, folds=request.folds, horizon=request.horizon, step=request.step,
-            refit="every", progress=on_fold,
-        )
+        with epoch_progress(on_epoch):
+            report = backtest(
+                lambda: make_forecaster(request.kind, exchange=exchange, **options),
+                data.y, data.X, folds=request.folds, horizon=request.horizon,
+                step=request.step, refit="every", progress=on_fold,
+            )
     progress(1.0, "Fitted")
     return FittedModel(request, forecaster, data, fit_seconds, report)
 

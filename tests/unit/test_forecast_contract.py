@@ -14,6 +14,7 @@ import pytest
 from pmdarima.datasets import load_msft
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+from core.errors import NotEnoughHistory
 from core.forecast import forecaster_from_state, make_forecaster
 from core.forecast.base import Z80, Z95, Forecaster
 from core.forecast.baselines import Drift
@@ -38,6 +39,17 @@ SPECS: list[Any] = [
                                           {"kind": "naive"}, {"kind": "drift"}],
                               "folds": 2, "horizon": H}, id="ensemble"),
 ]
+# Small settings so each fit takes seconds; bands calibrated for the tested horizon.
+SMALL_LSTM: dict[str, Any] = {"window": 10, "units": 8, "epochs": 3, "patience": 2,
+                              "batch_size": 32, "calibration": H, "seed": 7}
+NEURAL: list[Any] = [
+    pytest.param("lstm", SMALL_LSTM, id="lstm"),
+    pytest.param("ensemble", {"members": [{"kind": "arima", "order": (0, 1, 1)},
+                                          {"kind": "lstm", **SMALL_LSTM}, {"kind": "naive"}],
+                              "folds": 2, "horizon": H, "weighting": "backtest"},
+                 id="ensemble-arima-lstm"),
+]
+ALL = SPECS + NEURAL
 
 
 def msft(n: int) -> tuple[pd.Series, pd.DataFrame]:
@@ -59,7 +71,7 @@ _CACHE: dict[str, Forecaster] = {}
 
 
 def fitted(kind: str, opts: dict[str, Any], data: tuple[pd.Series, pd.DataFrame]) -> Forecaster:
-    key = f"{kind}{sorted(opts.items())}"
+    key = f"{kind}{sorted(opts.items(), key=str)}"
     if key not in _CACHE:
         y, X = data
         _CACHE[key] = make_forecaster(kind, **opts).fit(y.iloc[:N], X.iloc[:N])
@@ -73,7 +85,7 @@ def roundtrip(f: Forecaster) -> Forecaster:
     return forecaster_from_state(joblib.load(buf))
 
 
-@pytest.mark.parametrize(("kind", "opts"), SPECS)
+@pytest.mark.parametrize(("kind", "opts"), ALL)
 def test_forecast_shape_dates_and_bounds(kind: str, opts: dict[str, Any], data: Any) -> None:
     f = fitted(kind, opts, data)
     fc = f.predict(H)
@@ -90,7 +102,7 @@ def test_forecast_shape_dates_and_bounds(kind: str, opts: dict[str, Any], data: 
     assert list(frame.columns) == ["mean", "lo80", "hi80", "lo95", "hi95"]
 
 
-@pytest.mark.parametrize(("kind", "opts"), SPECS)
+@pytest.mark.parametrize(("kind", "opts"), ALL)
 def test_save_load_predict_gives_same_numbers(kind: str, opts: dict[str, Any], data: Any) -> None:
     f = fitted(kind, opts, data)
     g = roundtrip(f)
@@ -99,7 +111,7 @@ def test_save_load_predict_gives_same_numbers(kind: str, opts: dict[str, Any], d
                                   rtol=1e-10, atol=0)
 
 
-@pytest.mark.parametrize(("kind", "opts"), SPECS)
+@pytest.mark.parametrize(("kind", "opts"), ALL)
 def test_state_is_small_and_library_free(kind: str, opts: dict[str, Any], data: Any) -> None:
     state = fitted(kind, opts, data).to_state()
     buf = io.BytesIO()
@@ -108,14 +120,17 @@ def test_state_is_small_and_library_free(kind: str, opts: dict[str, Any], data: 
     assert isinstance(state["values"], np.ndarray) and state["values"].dtype == np.float64
     raw = buf.getvalue()
     assert b"statsmodels.tsa" not in raw and b"pmdarima.arima" not in raw  # no library objects
+    assert b"keras" not in raw and b"jax" not in raw
 
 
-@pytest.mark.parametrize(("kind", "opts"), SPECS)
+@pytest.mark.parametrize(("kind", "opts"), ALL)
 def test_summary_and_residuals(kind: str, opts: dict[str, Any], data: Any) -> None:
     f = fitted(kind, opts, data)
     s = f.summary()
     assert s["kind"] == kind
-    if kind != "ensemble":
+    if kind == "lstm":  # not a likelihood model: no order nor information criteria
+        assert s["order"] is None and s["aic"] is None and s["parameters"] > 0
+    elif kind != "ensemble":
         assert "order" in s and np.isfinite(s["aic"]) and np.isfinite(s["bic"])
         assert all("coef" in c and "se" in c for c in s["coefficients"].values())
     r = f.residuals()
@@ -173,7 +188,7 @@ def test_update_then_predict_equals_reference(kind: str, opts: dict[str, Any], d
     assert np.isfinite(f.summary().get("aic", 0.0))
 
 
-@pytest.mark.parametrize(("kind", "opts"), SPECS)
+@pytest.mark.parametrize(("kind", "opts"), ALL)
 def test_update_on_loaded_model_matches_update_on_original(kind: str, opts: dict[str, Any],
                                                            data: Any) -> None:
     y, X = data
@@ -287,3 +302,23 @@ def test_bad_bands_setting_is_refused() -> None:
 
     with pytest.raises(ValidationFailed, match="bands must be one of"):
         make_forecaster("auto_arima", bands="egarch")
+
+
+@pytest.mark.parametrize(("kind", "opts"), ALL)
+def test_same_settings_same_data_same_forecast(kind: str, opts: dict[str, Any],
+                                               data: Any) -> None:
+    y, X = data
+    again = make_forecaster(kind, **opts).fit(y.iloc[:N], X.iloc[:N])
+    pd.testing.assert_frame_equal(fitted(kind, opts, data).predict(H).to_frame(),
+                                  again.predict(H).to_frame(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("kind", "opts"), ALL)
+def test_too_short_series_is_refused_with_needed_and_given(kind: str, opts: dict[str, Any],
+                                                           data: Any) -> None:
+    y, X = data
+    f = make_forecaster(kind, **opts)
+    need = f.min_obs()
+    with pytest.raises(NotEnoughHistory, match=rf"needs at least {need:,} trading days, "
+                                               rf"{need - 1:,} given"):
+        f.fit(y.iloc[: need - 1], X.iloc[: need - 1])
