@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import norm
 
 from core.errors import ValidationFailed
 from core.forecast.result import ForecastResult
@@ -47,7 +47,7 @@ def aci_alpha(misses: Sequence[float] | np.ndarray, level: float,
     1 - level: ``alpha_0 + gamma * sum(alpha - miss_t)``.
 
     >>> round(aci_alpha([0, 0, 1], 0.8, gamma=0.1), 3)
-    0.1
+    0.16
     """
     alpha = 1.0 - check_level(level)
     m = np.asarray(misses, dtype=np.float64)
@@ -58,7 +58,8 @@ def aci_scale(alpha_t: float, level: float) -> float:
     """Half-width multiplier of a band issued at miscoverage ``alpha_t`` (nominal ``level``)."""
     alpha = 1.0 - check_level(level)
     a = float(np.clip(alpha_t, *ALPHA_CLIP))
-    return float(norm.ppf(1.0 - a / 2.0) / norm.ppf(1.0 - alpha / 2.0))
+    z = NormalDist().inv_cdf  # the standard library's: scipy.stats costs ~0.4 s to import
+    return z(1.0 - a / 2.0) / z(1.0 - alpha / 2.0)
 
 
 @dataclass
