@@ -250,6 +250,28 @@ def show_verdict(verdict: lifecycle.GateResult | None, what: str) -> None:
     st.dataframe(pd.DataFrame(verdict.fold_table()), hide_index=True)
 
 
+def verdict_step(
+    version_id: int, label: str, button_key: str, store_key: str, *, icon: str, spinner: str
+) -> tuple[bool, lifecycle.GateResult | None]:
+    """The first step of promote and roll back: a button asks the gate for its verdict on
+    ``version_id`` against today's champion and keeps it across reruns. Returns whether a
+    verdict for this choice and this champion is at hand, and the verdict (None: no champion
+    to compare with)."""
+    if st.button(label, key=button_key, icon=icon,
+                 help="Shows the gate's verdict first; nothing changes until you confirm."):
+        with st.spinner(spinner):
+            try:
+                found = lifecycle.gate_for(ctx.db, ctx.settings, version_id)
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[store_key] = (version_id, champion_now, found)
+    seen = st.session_state.get(store_key)
+    if seen is None or seen[:2] != (version_id, champion_now):
+        return False, None
+    return True, seen[2]
+
+
 def write_done(message: str) -> None:
     """After a promote or rollback: drop what the write made stale, rerun to show it."""
     model_queries.clear()
@@ -272,18 +294,12 @@ if actor.is_analyst:
             if (st.session_state.pop(keys.FIT_CLEAR_OVERRIDE, False)
                     or st.session_state.get(keys.FIT_OVERRIDE_FOR) != chosen):
                 st.session_state.pop(keys.FIT_OVERRIDE, None)
-            if st.button("Promote…", key=keys.FIT_PROMOTE, icon=":material/military_tech:",
-                         help="Shows the gate's verdict first; nothing changes until you confirm."):
-                with st.spinner("Comparing challenger and champion on the same folds…"):
-                    try:
-                        found = lifecycle.gate_for(ctx.db, ctx.settings, chosen)
-                    except CoreError as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state[keys.FIT_PROMOTE_VERDICT] = (chosen, champion_now, found)
-            seen = st.session_state.get(keys.FIT_PROMOTE_VERDICT)
-            if seen is not None and seen[:2] == (chosen, champion_now):
-                verdict = seen[2]
+            asked, verdict = verdict_step(
+                chosen, "Promote…", keys.FIT_PROMOTE, keys.FIT_PROMOTE_VERDICT,
+                icon=":material/military_tech:",
+                spinner="Comparing challenger and champion on the same folds…",
+            )
+            if asked:
                 show_verdict(verdict, "promoting it")
                 failed = verdict is not None and not verdict.passed
                 reason = ""
@@ -316,18 +332,12 @@ if actor.is_analyst:
         else:
             target = int(st.selectbox("Restore", list(earlier), format_func=earlier.__getitem__,
                                       key=keys.FIT_ROLLBACK_TO))
-            if st.button("Roll back…", key=keys.FIT_ROLLBACK, icon=":material/undo:",
-                         help="Shows the gate's verdict first; nothing changes until you confirm."):
-                with st.spinner("Comparing it with the current champion…"):
-                    try:
-                        found = lifecycle.gate_for(ctx.db, ctx.settings, target)
-                    except CoreError as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state[keys.FIT_ROLLBACK_VERDICT] = (target, champion_now, found)
-            seen = st.session_state.get(keys.FIT_ROLLBACK_VERDICT)
-            if seen is not None and seen[:2] == (target, champion_now):
-                show_verdict(seen[2], "restoring it")
+            asked, verdict = verdict_step(
+                target, "Roll back…", keys.FIT_ROLLBACK, keys.FIT_ROLLBACK_VERDICT,
+                icon=":material/undo:", spinner="Comparing it with the current champion…",
+            )
+            if asked:
+                show_verdict(verdict, "restoring it")
                 if st.button(f"Confirm: restore model {target} as champion",
                              key=keys.FIT_ROLLBACK_CONFIRM, type="primary",
                              icon=":material/check:"):

@@ -376,47 +376,6 @@ def inject_shift(errors: Sequence[float], at: int, shift: float) -> list[float]:
     return [float(x) + (shift if i >= at else 0.0) for i, x in enumerate(errors)]
 
 
-def error_stream(frame: pd.DataFrame, step: int = 1) -> tuple[list[float], list[dt.date]]:
-    """The reconciled errors of one horizon step in target-date order, with their dates.
-
-    One value per target date (the latest-issued if a target was logged twice), so the
-    detectors see one observation per trading day.
-    """
-    rows = frame[(frame["step"] == step) & frame["error"].notna()]
-    rows = rows.sort_values(["target_date", "issued_at"]).drop_duplicates(
-        "target_date", keep="last"
-    )
-    return rows["error"].astype(float).tolist(), [t.date() for t in rows["target_date"]]
-
-
-def logged_errors(
-    session: Session,
-    symbol: str,
-    step: int = 1,
-    *,
-    model_version_id: int | None = None,
-    issued_by: str | None = None,
-    until: dt.date | None = None,
-) -> tuple[list[float], list[dt.date]]:
-    """``error_stream`` straight from the database (three columns, no DataFrame): the
-    daily check and a replay run it every day, so it stays cheap as the ledger grows."""
-    stmt = select(Prediction.target_date, Prediction.error).where(
-        Prediction.symbol == symbol, Prediction.step == step, Prediction.error.is_not(None)
-    )
-    if model_version_id is not None:
-        stmt = stmt.where(Prediction.model_version_id == model_version_id)
-    if issued_by is not None:
-        stmt = stmt.where(Prediction.issued_by == issued_by)
-    if until is not None:
-        stmt = stmt.where(Prediction.target_date <= until)
-    # Ordered so that the latest-issued forecast of each target date comes last and wins.
-    stmt = stmt.order_by(Prediction.target_date, Prediction.issued_at, Prediction.id)
-    latest: dict[dt.date, float] = {}
-    for day, error in session.execute(stmt):
-        latest[day] = float(error or 0.0)  # never None: filtered in the query
-    return list(latest.values()), list(latest)
-
-
 def logged_z(
     session: Session,
     symbol: str,
