@@ -10,6 +10,9 @@ need_pkgs=()
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# TimescaleDB is built from the vendored source against the server headers (scripts/timescaledb.sh).
+[ -f /usr/include/postgresql/15/server/postgres.h ] || need_pkgs+=(postgresql-server-dev-15)
+command -v cmake >/dev/null 2>&1 || need_pkgs+=(cmake)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -46,7 +46,8 @@ timescaledb_ensure() {
       "TimescaleDB tests will be skipped" >&2
     return 0
   fi
-  if [ ! -x "$TSDB_PG_CONFIG" ] || ! command -v cmake >/dev/null 2>&1; then
+  if [ ! -x "$TSDB_PG_CONFIG" ] || ! command -v cmake >/dev/null 2>&1 ||
+    [ ! -f "$("$TSDB_PG_CONFIG" --includedir-server)/postgres.h" ]; then
     echo "TimescaleDB build needs postgresql-server-dev-15 and cmake;" \
       "TimescaleDB tests will be skipped" >&2
     return 0
