@@ -11,6 +11,11 @@ wall time in that exchange's time zone, and never earlier than the session's clo
 ``exchange_calendars`` records (an exchange closing after ``SCHEDULE_DAILY`` runs at its
 close). A London symbol runs after the London close in London time, a New York symbol
 after the New York close.
+
+The worker finds the exchanges from the stored symbols; the DAG file cannot read the
+database while Airflow parses it, so its exchanges come from configuration
+(``ScheduleConfig.exchanges``): ``EXCHANGE``, those of the ``WATCHLIST`` symbols' Yahoo
+suffixes, and any listed in ``SCHEDULE_EXCHANGES`` (e.g. ``XLON,XTKS``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
 from core.settings import Settings
+from core.symbols import exchange_from_suffix
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -66,6 +72,7 @@ class ScheduleConfig:
     retrain_day: str = "mon"
     retrain_time: dt.time = dt.time(19, 0)
     symbols: tuple[str, ...] = ()
+    exchanges: tuple[str, ...] = ()  # the DAG's: one DAG per exchange, EXCHANGE first
 
     @classmethod
     def from_env(cls, settings: Settings, env: Mapping[str, str] | None = None) -> ScheduleConfig:
@@ -76,12 +83,18 @@ class ScheduleConfig:
                 f"SCHEDULE_RETRAIN_DAY must be one of {', '.join(DAYS)}, "
                 f"got {env.get('SCHEDULE_RETRAIN_DAY')!r}"
             )
+        listed = [e.strip().upper() for e in env.get("SCHEDULE_EXCHANGES", "").split(",")]
+        suffixed = [exchange_from_suffix(s, settings.exchange) for s in settings.watchlist]
+        exchanges = tuple(dict.fromkeys([settings.exchange, *suffixed, *filter(None, listed)]))
+        for code in exchanges:
+            _xcal(code)  # an unknown code fails here, naming it
         return cls(
             tz=exchange_tz(settings.exchange),
             daily=_hhmm("SCHEDULE_DAILY", env.get("SCHEDULE_DAILY", "18:00")),
             retrain_day=day,
             retrain_time=_hhmm("SCHEDULE_RETRAIN_TIME", env.get("SCHEDULE_RETRAIN_TIME", "19:00")),
             symbols=settings.watchlist,
+            exchanges=exchanges,
         )
 
     def daily_time(self, exchange: str) -> dt.time:
