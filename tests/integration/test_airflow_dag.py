@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,8 +121,7 @@ def test_dag_test_runs_one_daily_run_and_records_the_failing_symbol(tmp_path: Pa
     # The project's interpreter, with Yahoo offline: MSFT "downloads" its bundled bars,
     # IBM's download fails as on a dead network.
     python = tmp_path / "project-python"
-    python.write_text(f'#!/bin/sh\nPYTHONPATH="{OFFLINE}:{ROOT}" exec "{ROOT}/.venv/bin/python" '
-                      '"$@"\n')  # fmt: skip
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{OFFLINE}:{ROOT}" exec "{sys.executable}" "$@"\n')
     python.chmod(0o755)
     env = airflow_env(tmp_path, **project, STOCKCAST_PYTHON=str(python),
                       STOCKCAST_OFFLINE_YAHOO="MSFT")  # fmt: skip
