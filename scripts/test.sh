@@ -53,8 +53,9 @@ trap 'pg_throwaway_stop; pg_throwaway_stop_timescale; redis_throwaway_stop' EXIT
 # pinned by requirements-airflow.txt (the freeze of a clean install), plus what the DAG file
 # itself needs while Airflow parses it (exchange_calendars for the exchanges' time zones and
 # sessions, at our own pins). The tasks' work runs in the project's interpreter
-# (STOCKCAST_PYTHON, default .venv/bin/python). Measured here: apache-airflow 3.3.2 alone
-# 120 s (130 packages) on 2 busy cores.
+# (STOCKCAST_PYTHON, default .venv/bin/python). Measured here on 2 shared cores:
+# apache-airflow 3.3.2 alone 120 s (130 packages); this whole command 373 s (137 packages)
+# while a test run shared the machine.
 if [ ! -f .venv-airflow/.complete ]; then
   echo "== creating .venv-airflow (apache-airflow 3, once)"
   rm -rf .venv-airflow
