@@ -3,6 +3,7 @@ scheduler instances against one database (SQLite and PostgreSQL) never both runn
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from typing import Any
@@ -60,6 +61,12 @@ def test_config_from_env_and_slots(settings: Settings) -> None:
         ScheduleConfig.from_env(settings, {"SCHEDULE_DAILY": "6pm"})
     with pytest.raises(ValidationFailed, match="SCHEDULE_RETRAIN_DAY"):
         ScheduleConfig.from_env(settings, {"SCHEDULE_RETRAIN_DAY": "someday"})
+    # The DAG's exchanges: EXCHANGE, the WATCHLIST suffixes', then SCHEDULE_EXCHANGES.
+    watching = dataclasses.replace(settings, watchlist=("MSFT", "VOD.L", "BHP.AX"))
+    assert ScheduleConfig.from_env(watching, {"SCHEDULE_EXCHANGES": "xtks, XLON"}).exchanges == (
+        "XNYS", "XLON", "XASX", "XTKS")
+    with pytest.raises(ValidationFailed, match="unknown exchange 'NOPE'"):
+        ScheduleConfig.from_env(settings, {"SCHEDULE_EXCHANGES": "nope"})
     # Monday 2024-06-10 12:00 in New York: the last daily slot is Friday 18:00 ...
     monday_noon = dt.datetime(2024, 6, 10, 12, 0, tzinfo=NY)
     assert last_daily_slot(config(), "XNYS", monday_noon) == dt.datetime(
