@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import select
@@ -48,6 +47,7 @@ from core.monitor import alerts, channels
 from core.monitor.alerts import JobRun
 from core.monitor.daily import DriftSettings, monitor_symbol
 from core.monitor.ledger import ledger_frame
+from core.schedule import exchange_tz
 from core.settings import Settings
 from core.symbols import check_symbols
 
@@ -87,6 +87,7 @@ class PipelineRun:
     symbols: dict[str, SymbolOutcome] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    exchange: str | None = None  # the symbols' exchange; None: any (one run over all)
 
     @property
     def failed_symbols(self) -> list[str]:
@@ -96,6 +97,7 @@ class PipelineRun:
         return {
             "kind": self.kind,
             "as_of": self.as_of.isoformat(),
+            "exchange": self.exchange,
             "status": self.status,
             "failed": self.failed_symbols,
             "symbols": {s: asdict(o) for s, o in self.symbols.items()},
@@ -107,19 +109,11 @@ class PipelineRun:
 # --- clock and calendar ------------------------------------------------------------------
 
 
-def exchange_tz(exchange: str) -> ZoneInfo:
-    """The exchange's time zone (America/New_York for XNYS), from ``exchange_calendars``."""
-    import exchange_calendars as xcals
-
-    return ZoneInfo(str(xcals.get_calendar(exchange).tz))
-
-
 def last_closed_session(exchange: str, now: dt.datetime) -> dt.date:
     """The last trading day whose close is at or before ``now`` (its bar is final)."""
     calendar = trading_calendar(exchange)
     day = calendar.previous_session(now.astimezone(exchange_tz(exchange)).date())
-    close = calendar._cal.session_close(day)
-    if close.to_pydatetime() > now:
+    if calendar.session_close(day) > now:
         day = calendar.previous_session((day - pd.Timedelta(days=1)).date())
     return day.date()
 
@@ -140,13 +134,18 @@ def is_trading_day(exchange: str, day: dt.date) -> bool:
 # --- the run row (lock + record) ---------------------------------------------------------
 
 
-def _start(db: Database, kind: str, as_of: dt.date, symbols: Sequence[str], actor: Actor) -> int:
+def _start(
+    db: Database, kind: str, as_of: dt.date, symbols: Sequence[str], actor: Actor,
+    exchange: str | None = None,
+) -> int:
     """Submit and mark running the job row that is both the lock and the record.
 
     Raises ``JobConflict`` while another run of ``kind`` is queued or running.
     """
-    job = jobs.submit(db, kind=kind, symbol=None, actor=actor,
-                      params={"as_of": as_of.isoformat(), "symbols": list(symbols)})
+    params: dict[str, Any] = {"as_of": as_of.isoformat(), "symbols": list(symbols)}
+    if exchange is not None:
+        params["exchange"] = exchange
+    job = jobs.submit(db, kind=kind, symbol=None, actor=actor, params=params)
     # Running with a lease this process renews until _finish: a killed run's lock is
     # reclaimed by the next front door once the lease expires.
     jobs.mark_running(db, job.id)
@@ -181,8 +180,14 @@ def _progress(db: Database, job_id: int, progress: Progress) -> Progress:
     return report
 
 
-def last_succeeded(db: Database, kind: str, *, exclude: int | None = None) -> dt.date | None:
-    """The ``as_of`` day of the newest succeeded run of ``kind`` (None: never)."""
+def last_succeeded(
+    db: Database, kind: str, *, exclude: int | None = None, exchange: str | None = None
+) -> dt.date | None:
+    """The ``as_of`` day of the newest succeeded run of ``kind`` (None: never).
+
+    With ``exchange``, only runs of that exchange's symbols count, and runs over every
+    symbol (no exchange recorded: the CLI's, and runs before exchanges were per symbol).
+    """
     with db.read() as session:
         rows = session.scalars(
             select(Job).where(Job.kind == kind, Job.status == "succeeded")
@@ -192,13 +197,16 @@ def last_succeeded(db: Database, kind: str, *, exclude: int | None = None) -> dt
         dt.date.fromisoformat(str(r.params["as_of"]))
         for r in rows
         if r.id != exclude and isinstance(r.params, dict) and r.params.get("as_of")
+        and (exchange is None or r.params.get("exchange") in (None, exchange))
     ]
     return max(days) if days else None
 
 
-def _skip_if_done(db: Database, kind: str, job_id: int, as_of: dt.date) -> PipelineRun | None:
+def _skip_if_done(
+    db: Database, kind: str, job_id: int, as_of: dt.date, exchange: str | None = None
+) -> PipelineRun | None:
     """Inside the lock: if a run for ``as_of`` (or later) already succeeded, drop ours."""
-    done = last_succeeded(db, kind, exclude=job_id)
+    done = last_succeeded(db, kind, exclude=job_id, exchange=exchange)
     if done is None or done < as_of:
         return None
     jobs.stop_heartbeat(job_id)
@@ -236,13 +244,15 @@ def _crashed(
 # --- daily ---------------------------------------------------------------------------------
 
 
-def _reconcile_since(db: Database, settings: Settings, as_of: dt.date) -> dt.date | None:
+def _reconcile_since(
+    db: Database, settings: Settings, as_of: dt.date, exchange: str | None = None
+) -> dt.date | None:
     """Targets from ``revision_days`` sessions before the previous run (or today) on."""
-    previous = last_succeeded(db, DAILY)
+    previous = last_succeeded(db, DAILY, exchange=exchange)
     anchor = min(previous, as_of) if previous is not None else None
     if anchor is None:
         return None  # first run: everything
-    sessions = trading_calendar(settings.exchange).all_sessions
+    sessions = trading_calendar(exchange or settings.exchange).all_sessions
     pos = int(sessions.searchsorted(pd.Timestamp(anchor), side="left"))
     return sessions[max(pos - settings.revision_days, 0)].date()
 
@@ -289,12 +299,17 @@ def run_daily(
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress = _noop,
     launch: Callable[[int], Any] | None = jobs.launch,
+    exchange: str | None = None,
 ) -> PipelineRun:
     """Ingest, monitor and forecast every symbol for the trading day ``as_of``.
 
     Drift follows ``DRIFT_POLICY``: with "auto" a detected drift queues a retrain job
     (auto-promoted through the gate) and ``launch`` starts it in its own process (None:
     only queue it, for a worker to pick up).
+
+    ``exchange`` says the symbols all trade there (the scheduler runs each exchange after
+    its own close): ``as_of`` is that exchange's session and "already done" means done for
+    that exchange. None: one run over any symbols, on the ``EXCHANGE`` default's day.
 
     ``as_of`` defaults to the last session closed at ``now`` (default: the wall clock).
     ``client`` replaces the Yahoo download (tests). With ``once`` a day that already has a
@@ -305,15 +320,15 @@ def run_daily(
 
     names = check_symbols(list(symbols) if not isinstance(symbols, str) else symbols)
     now = now or utcnow()
-    as_of = as_of or last_closed_session(settings.exchange, now)
+    as_of = as_of or last_closed_session(exchange or settings.exchange, now)
     drift_settings = drift_settings or DriftSettings(policy=settings.drift_policy)
-    job_id = _start(db, DAILY, as_of, names, actor)
-    if once and (skipped := _skip_if_done(db, DAILY, job_id, as_of)) is not None:
+    job_id = _start(db, DAILY, as_of, names, actor, exchange)
+    if once and (skipped := _skip_if_done(db, DAILY, job_id, as_of, exchange)) is not None:
         return skipped
-    run = PipelineRun(DAILY, as_of, job_id)
+    run = PipelineRun(DAILY, as_of, job_id, exchange=exchange)
     report = _progress(db, job_id, progress)
     try:
-        since = _reconcile_since(db, settings, as_of)
+        since = _reconcile_since(db, settings, as_of, exchange)
         report(0.02, f"fetching {len(names)} symbol(s)")
         summary = jobs_ingest(db, settings, names, as_of, now, client, actor, sleep)
         fetched = {r.symbol: r for r in summary.results}

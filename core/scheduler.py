@@ -1,10 +1,15 @@
 """The ``worker`` process: run the daily pipeline and the weekly retrain on a cron.
 
-``python -m core schedule`` starts an APScheduler ``BlockingScheduler`` in the exchange's
-time zone: the daily run at ``SCHEDULE_DAILY`` (default 18:00) Monday to Friday, skipped on
-exchange holidays (the ``exchange_calendars`` sessions decide), and the weekly retrain on
-``SCHEDULE_RETRAIN_DAY`` (default mon) at ``SCHEDULE_RETRAIN_TIME`` (default 19:00). The
-symbols are ``WATCHLIST`` or, if empty, every stored symbol.
+``python -m core schedule`` starts an APScheduler ``BlockingScheduler``. Each exchange
+the symbols trade on gets its own daily run after its own close: at ``SCHEDULE_DAILY``
+(default 18:00) in that exchange's time zone, never before the session's close, Monday to
+Friday, skipped on that exchange's holidays (the ``exchange_calendars`` sessions decide;
+see ``core.schedule``). A London symbol is processed after the London close for the London
+session, a New York symbol after the New York close; symbols without a stored exchange
+follow their Yahoo suffix, else ``EXCHANGE``. The weekly retrain runs on
+``SCHEDULE_RETRAIN_DAY`` (default mon) at ``SCHEDULE_RETRAIN_TIME`` (default 19:00) in the
+``EXCHANGE`` default's time zone. The symbols are ``WATCHLIST`` or, if empty, every stored
+symbol.
 
 Missed runs are caught up once, not once per missed slot: APScheduler's ``coalesce`` and
 ``misfire_grace_time`` cover a process that was suspended, and on start-up ``catch_up``
@@ -13,90 +18,56 @@ runs the daily job once if the last succeeded run is older than the last schedul
 every missed day); the same for the weekly retrain.
 
 Two schedulers against one database never both run a job: the run's ``jobs`` row is the
-lock (unique ``active_key``, see ``core.pipeline``), and a slot already done is skipped.
+lock (unique ``active_key``, see ``core.pipeline``), and a slot already done (for that
+exchange) is skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from core.auth import SYSTEM, Actor
 from core.db.base import utcnow
 from core.db.engine import Database
-from core.errors import JobConflict, ValidationFailed
+from core.errors import JobConflict
 from core.market.calendar import trading_calendar
+from core.market.listing import symbols_by_exchange
 from core.market.yahoo import YahooClient
 from core.pipeline import (
     DAILY,
     WEEKLY,
     PipelineRun,
     default_symbols,
-    exchange_tz,
     last_succeeded,
     run_daily,
     run_weekly_retrain,
 )
+from core.schedule import DAYS, ScheduleConfig, exchange_tz
 from core.settings import Settings
+
+__all__ = ["DAYS", "MISFIRE_GRACE_SECONDS", "PipelineScheduler", "ScheduleConfig",
+           "last_daily_slot", "last_weekly_slot", "next_runs", "run_scheduler"]
 
 logger = logging.getLogger(__name__)
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MISFIRE_GRACE_SECONDS = 12 * 3600  # a run delayed up to 06:00 next day still runs
-
-
-def _hhmm(name: str, raw: str) -> dt.time:
-    try:
-        hour, minute = (int(p) for p in raw.strip().split(":"))
-        return dt.time(hour, minute)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be HH:MM (e.g. 18:00), got {raw!r}") from None
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """When the jobs run, in the exchange's time zone."""
-
-    tz: ZoneInfo
-    daily: dt.time = dt.time(18, 0)
-    retrain_day: str = "mon"
-    retrain_time: dt.time = dt.time(19, 0)
-    symbols: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, settings: Settings, env: Mapping[str, str] | None = None) -> ScheduleConfig:
-        env = os.environ if env is None else env
-        day = env.get("SCHEDULE_RETRAIN_DAY", "mon").strip().lower()[:3]
-        if day not in DAYS:
-            raise ValidationFailed(
-                f"SCHEDULE_RETRAIN_DAY must be one of {', '.join(DAYS)}, "
-                f"got {env.get('SCHEDULE_RETRAIN_DAY')!r}"
-            )
-        return cls(
-            tz=exchange_tz(settings.exchange),
-            daily=_hhmm("SCHEDULE_DAILY", env.get("SCHEDULE_DAILY", "18:00")),
-            retrain_day=day,
-            retrain_time=_hhmm("SCHEDULE_RETRAIN_TIME", env.get("SCHEDULE_RETRAIN_TIME", "19:00")),
-            symbols=settings.watchlist,
-        )
 
 
 def last_daily_slot(
     config: ScheduleConfig, exchange: str, now: dt.datetime
 ) -> dt.datetime | None:
-    """The latest scheduled daily time at or before ``now`` (trading days only)."""
+    """The latest daily slot of ``exchange`` at or before ``now`` (its sessions only), in
+    the exchange's time zone (``ScheduleConfig.daily_slot``: after that session's close)."""
     calendar = trading_calendar(exchange)
-    day = now.astimezone(config.tz).date()
+    day = now.astimezone(exchange_tz(exchange)).date()
     for _ in range(30):
         session = calendar.previous_session(day).date()
-        slot = dt.datetime.combine(session, config.daily, tzinfo=config.tz)
+        slot = config.daily_slot(exchange, session)
         if slot <= now:
             return slot
         day = session - dt.timedelta(days=1)
@@ -139,21 +110,32 @@ class PipelineScheduler:
             return list(self.config.symbols)
         return default_symbols(self.db, self.settings)
 
-    def daily_tick(self, now: dt.datetime | None = None) -> PipelineRun | None:
-        """Run the daily pipeline for the trading day whose slot just passed.
+    def exchanges(self) -> dict[str, list[str]]:
+        """The symbols grouped by exchange (stored, else Yahoo suffix, else ``EXCHANGE``);
+        the default exchange always has a group (it may be empty)."""
+        groups = symbols_by_exchange(self.db, self.symbols(), self.settings.exchange)
+        return {self.settings.exchange: groups.pop(self.settings.exchange, []), **groups}
 
-        The day is the latest scheduled slot's (not ``now``'s date), so a run delayed past
-        midnight still processes the right session; a slot older than the misfire grace
-        time means today is no trading day (a holiday): nothing runs (None).
+    def daily_tick(self, now: dt.datetime | None = None) -> list[PipelineRun]:
+        """Run the daily pipeline of every exchange whose slot just passed and is not done.
+
+        Each exchange's day is its latest slot's session (not ``now``'s date), so a run
+        delayed past midnight still processes the right session; a slot older than the
+        misfire grace time means today is no trading day there (a holiday): that exchange
+        runs nothing. Returns the runs that ran (one per exchange at most).
         """
         now = now or self.clock()
         self._recover()
-        slot = last_daily_slot(self.config, self.settings.exchange, now)
-        if slot is None or (now - slot).total_seconds() > MISFIRE_GRACE_SECONDS:
-            logger.info("daily run skipped: %s is not a trading day",
-                        now.astimezone(self.config.tz).date())
-            return None
-        return self._daily(slot.date(), now)
+        ran: list[PipelineRun] = []
+        for exchange, names in self.exchanges().items():
+            slot = last_daily_slot(self.config, exchange, now)
+            if slot is None or (now - slot).total_seconds() > MISFIRE_GRACE_SECONDS:
+                logger.info("daily run skipped: %s is not a %s trading day",
+                            now.astimezone(exchange_tz(exchange)).date(), exchange)
+                continue
+            run = self._daily(exchange, names, slot.date(), now)
+            ran += [run] if run else []
+        return ran
 
     def _recover(self) -> None:
         """Release the lock of a run whose worker died (dead pid here, or no heartbeat)."""
@@ -164,16 +146,18 @@ class PipelineScheduler:
         except Exception:
             logger.exception("could not check for interrupted runs")
 
-    def _daily(self, as_of: dt.date, now: dt.datetime) -> PipelineRun | None:
-        names = self.symbols()
+    def _daily(
+        self, exchange: str, names: list[str], as_of: dt.date, now: dt.datetime
+    ) -> PipelineRun | None:
         if not names:
-            logger.warning("daily run skipped: no symbols (set WATCHLIST or ingest some)")
+            if exchange == self.settings.exchange:
+                logger.warning("daily run skipped: no symbols (set WATCHLIST or ingest some)")
             return None
         try:
             run = run_daily(self.db, self.settings, names, as_of=as_of, now=now,
-                            client=self.client, actor=self.actor, once=True)
-        except JobConflict as exc:
-            logger.info("daily run for %s not started: %s", as_of, exc)
+                            client=self.client, actor=self.actor, once=True, exchange=exchange)
+        except JobConflict as exc:  # another exchange's run holds the lock: caught up later
+            logger.info("daily run for %s %s not started: %s", exchange, as_of, exc)
             return None
         return None if run.status == "skipped" else run
 
@@ -196,12 +180,15 @@ class PipelineScheduler:
         """Run each job once if its last success is older than its last scheduled slot."""
         now = now or self.clock()
         ran: list[PipelineRun] = []
-        slot = last_daily_slot(self.config, self.settings.exchange, now)
-        done = last_succeeded(self.db, DAILY)
-        if slot is not None and (done is None or done < slot.date()):
-            logger.info("catching up the daily run for %s (last done: %s)", slot.date(), done)
-            run = self._guarded(lambda: self._daily(slot.date(), now))
-            ran += [run] if run else []
+        for exchange, names in self.exchanges().items():
+            slot = last_daily_slot(self.config, exchange, now)
+            done = last_succeeded(self.db, DAILY, exchange=exchange)
+            if slot is not None and names and (done is None or done < slot.date()):
+                logger.info("catching up the %s daily run for %s (last done: %s)",
+                            exchange, slot.date(), done)
+                day = slot.date()
+                run = self._guarded(lambda: self._daily(exchange, names, day, now))  # noqa: B023
+                ran += [run] if run else []
         weekly = last_weekly_slot(self.config, now)
         done = last_succeeded(self.db, WEEKLY)
         if done is not None and done < weekly.date():  # never run: wait for the first slot
@@ -211,7 +198,7 @@ class PipelineScheduler:
         return ran
 
     @staticmethod
-    def _guarded(call: Callable[[], PipelineRun | None]) -> PipelineRun | None:
+    def _guarded(call: Callable[[], Any]) -> Any:
         try:
             return call()
         except Exception:  # recorded on the job row and as an alert by the pipeline
@@ -219,19 +206,30 @@ class PipelineScheduler:
             return None
 
     def build(self, scheduler: Any = None) -> Any:
-        """Add both cron jobs to ``scheduler`` (default: a new ``BlockingScheduler``)."""
+        """Add the cron jobs to ``scheduler`` (default: a new ``BlockingScheduler``): one
+        daily job per exchange, at its daily time in its time zone (id ``daily`` for the
+        ``EXCHANGE`` default, ``daily:XLON`` ...), and the weekly retrain.
+
+        Every daily job ticks every exchange (``daily_tick``), so an exchange whose first
+        symbol arrived after start-up still runs, at the next exchange's time at the latest.
+        """
         from apscheduler.schedulers.blocking import BlockingScheduler
         from apscheduler.triggers.cron import CronTrigger
 
         scheduler = scheduler or BlockingScheduler(timezone=self.config.tz)
         common = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
                   "max_instances": 1, "replace_existing": True}
-        scheduler.add_job(
-            lambda: self._guarded(self.daily_tick), id=DAILY, name="daily pipeline",
-            trigger=CronTrigger(day_of_week="mon-fri", hour=self.config.daily.hour,
-                                minute=self.config.daily.minute, timezone=self.config.tz),
-            **common,
-        )  # fmt: skip
+        for exchange in self.exchanges():
+            at = self.config.daily_time(exchange)
+            default = exchange == self.settings.exchange
+            scheduler.add_job(
+                lambda: self._guarded(self.daily_tick),
+                id=DAILY if default else f"{DAILY}:{exchange}",
+                name="daily pipeline" + ("" if default else f" ({exchange})"),
+                trigger=CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute,
+                                    timezone=exchange_tz(exchange)),
+                **common,
+            )
         scheduler.add_job(
             lambda: self._guarded(self.weekly_tick), id=WEEKLY, name="weekly retrain",
             trigger=CronTrigger(day_of_week=self.config.retrain_day,

@@ -114,6 +114,10 @@ class TradingCalendar:
             raise ValidationFailed(f"no {self.exchange} session on or before {day}")
         return pd.Timestamp(self._sessions[pos - 1])
 
+    def session_close(self, day: dt.date | str) -> dt.datetime:
+        """The close of session ``day`` (aware, UTC; early closes included)."""
+        return self._cal.session_close(pd.Timestamp(day)).to_pydatetime()
+
     def count_sessions(self, start: dt.date | str, end: dt.date | str) -> int:
         """Number of sessions with ``start < session <= end`` (trading days elapsed)."""
         lo = int(self._sessions.searchsorted(pd.Timestamp(start), side="right"))

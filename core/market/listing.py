@@ -56,6 +56,18 @@ def exchange_for(db: Database, symbol: str, default: str = "XNYS") -> str:
         return exchange_for_session(session, symbol, default)
 
 
+def symbols_by_exchange(
+    db: Database, symbols: list[str], default: str = "XNYS"
+) -> dict[str, list[str]]:
+    """``symbols`` grouped by the exchange each trades on (``exchange_for``), in order,
+    e.g. ``{"XNYS": ["AAPL", "MSFT"], "XLON": ["VOD.L"]}``."""
+    groups: dict[str, list[str]] = {}
+    with db.read() as session:
+        for symbol in symbols:
+            groups.setdefault(exchange_for_session(session, symbol, default), []).append(symbol)
+    return groups
+
+
 def is_sample_session(session: Session, symbol: str) -> bool:
     return bool(session.scalar(select(Symbol.sample).where(Symbol.symbol == symbol)))
 
