@@ -227,7 +227,11 @@ GARCH_SPECS: list[Any] = [
     pytest.param("arima", {"order": (1, 1, 1), "with_constant": True, "bands": "garch"},
                  id="arima-garch"),
     pytest.param("auto_arima", {"bands": "garch"}, id="auto-garch"),
-    pytest.param("auto_arima", {"bands": "gjr"}, id="auto-gjr"),
+    # A fixed mean order: on these 700 calm closes the GJR fit is close to integrated, and
+    # the order auto-ARIMA picks (which differs across machines in the last bits) decides
+    # whether its persistence lands just under 1 or on it (then the Gaussian fallback).
+    pytest.param("arima", {"order": (1, 1, 1), "with_constant": True, "bands": "gjr"},
+                 id="arima-gjr"),
     pytest.param("arima", {"order": (1, 0, 0), "with_constant": True, "log": False,
                            "bands": "garch"}, id="arima-levels-garch"),
 ]
