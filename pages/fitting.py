@@ -47,7 +47,8 @@ if summary is None:
 
 condition = fit_queries.lstm_condition(symbol)
 if condition is not None and condition.met:
-    st.info(f"{condition.text}: the requirements' condition for trying an LSTM is met.",
+    st.info(f"{condition.text}. The requirements' condition for trying an LSTM is met: "
+            "choose LSTM, or an ensemble of auto_arima, lstm and naive.",
             icon=":material/neurology:")
 elif condition is not None:
     st.caption(condition.text)
