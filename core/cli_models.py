@@ -43,8 +43,37 @@ def _progress(fraction: float, message: str) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
+# The LSTM's settings the CLI exposes, by their names in ``LSTM.__init__`` (``--batch-size``
+# is ``batch_size``). Unset options keep the estimator's defaults.
+LSTM_SETTINGS = ("window", "units", "layers", "dropout", "epochs", "batch_size", "seed")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _lstm_options(args: argparse.Namespace, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The LSTM settings given on the command line, checked to belong to an LSTM."""
+    given = {n: getattr(args, n) for n in LSTM_SETTINGS if getattr(args, n, None) is not None}
+    if given and args.model != "lstm" and not any(m["kind"] == "lstm" for m in members):
+        flags = ", ".join(_flag(n) for n in given)
+        raise ValidationFailed(f"{flags}: LSTM settings need --model lstm, or --model ensemble "
+                               "with lstm among --members (e.g. auto_arima,lstm,naive)")
+    return given
+
+
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    members: list[dict[str, Any]] = []
+    if args.model == "ensemble":
+        members = [{"kind": m.strip()} for m in args.members.split(",") if m.strip()]
+    lstm = _lstm_options(args, members)
+    if args.model == "lstm":
+        options.update(lstm)
+    if getattr(args, "weighting", None) is not None:
+        if args.model != "ensemble":
+            raise ValidationFailed(f"--weighting applies to --model ensemble, not {args.model}")
+        options["weighting"] = args.weighting
     if args.model in ("auto_arima",):
         options["engine"] = args.engine
     if args.model in ("arima", "arimax"):
@@ -58,12 +87,19 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["exog_policy"] = args.exog_policy
         options["horizon"] = args.horizon
     if args.model == "ensemble":
-        options["members"] = [
-            {"kind": m.strip()} for m in args.members.split(",") if m.strip()
-        ]
+        options["members"] = [{**m, **lstm} if m["kind"] == "lstm" else m for m in members]
     if args.model != "ensemble":
         options["log"] = not args.no_log
+    # Bad settings are refused here, before any data is read (the estimator's own checks).
+    check_options(args.model, options)
     return options
+
+
+def check_options(kind: str, options: dict[str, Any]) -> None:
+    """Build (and drop) the forecaster: its ``__init__`` refuses bad settings by name."""
+    from core.forecast.factory import make_forecaster
+
+    make_forecaster(kind, **options)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -71,17 +107,24 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from core.context import open_context
     from core.forecast.service import FitRequest, fit_model, save_model
 
+    options = _options(args)
     ctx = open_context()
     request = FitRequest(
-        symbol=args.symbol, kind=args.model, options=_options(args), start=args.start,
+        symbol=args.symbol, kind=args.model, options=options, start=args.start,
         end=args.end, folds=args.folds, horizon=args.horizon,
     )
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
     version = save_model(ctx.db, ctx.settings, fitted, SYSTEM)
     summary = fitted.summary
+    aic = summary.get("aic")
     print(f"saved model {version.id} ({summary.get('label')}) for {version.symbol} as "
           f"{version.role}; trained {version.train_start}..{version.train_end} "
-          f"({version.n_obs:,} days), AIC {summary.get('aic', float('nan')):.1f}")
+          f"({version.n_obs:,} days), "
+          + (f"AIC {aic:.1f}" if aic is not None else "no AIC (not a likelihood model)"))
+    if summary.get("weights"):
+        print("weights: " + ", ".join(
+            f"{m.get('label', m.get('kind'))} {w:.2f}"
+            for m, w in zip(summary.get("members") or [], summary["weights"], strict=True)))
     if fitted.backtest is not None:
         print(f"backtest: {fitted.backtest.beats_naive_text}; "
               f"RMSE {fitted.backtest.summary['rmse']:.4g} vs naive "
@@ -93,8 +136,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from core.context import open_context
     from core.forecast.service import FitRequest, fit_model
 
+    options = _options(args)
     ctx = open_context()
-    request = FitRequest(symbol=args.symbol, kind=args.model, options=_options(args),
+    request = FitRequest(symbol=args.symbol, kind=args.model, options=options,
                          start=args.start, end=args.end, folds=args.folds, horizon=args.horizon)
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
     report = fitted.backtest
@@ -210,6 +254,17 @@ def _model_args(p: argparse.ArgumentParser, *, min_folds: int) -> None:
     p.add_argument("--exog-policy", choices=("lagged", "forecast"), default="lagged")
     p.add_argument("--members", default="auto_arima,drift,naive",
                    help="ensemble members (kinds), comma-separated")
+    p.add_argument("--weighting", help="ensemble weights: inverse_mse (the default) or "
+                   "backtest (the convex weights with the smallest combined backtest error)")
+    lstm = p.add_argument_group("LSTM settings (--model lstm, or an lstm ensemble member; "
+                                "unset: the LSTM's defaults)")
+    lstm.add_argument("--window", type=int, help="returns in each input window")
+    lstm.add_argument("--units", type=int, help="units per LSTM layer")
+    lstm.add_argument("--layers", type=int, help="stacked LSTM layers")
+    lstm.add_argument("--dropout", type=float, help="input dropout share, 0 <= d < 1")
+    lstm.add_argument("--epochs", type=int, help="most training epochs (early stopping)")
+    lstm.add_argument("--batch-size", type=int, help="mini-batch size")
+    lstm.add_argument("--seed", type=int, help="random seed (same seed, same data: same model)")
     p.add_argument("--no-log", action="store_true", help="model prices, not log prices")
     p.add_argument("--start", type=date_arg, help="first training date")
     p.add_argument("--end", type=date_arg, help="last training date")

@@ -15,6 +15,8 @@ from core.errors import CoreError, ModelNotFound
 from core.forecast import drafts
 from core.forecast.backtest import METRICS
 from core.forecast.diagnostics import Diagnostics, residual_diagnostics
+from core.forecast.lstm import LstmCondition
+from core.forecast.service import lstm_condition as champion_lstm_condition
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=5)
@@ -68,6 +70,41 @@ def backtest_frames(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]
     return folds, steps
 
 
+def md_escape(text: str) -> str:
+    """``text`` safe inside Markdown: an ensemble label's ``0.50*ARIMA`` would turn italic."""
+    return "".join("\\" + ch if ch in "\\*_`[]#<>" else ch for ch in text)
+
+
+@dataclass(frozen=True)
+class EnsembleView:
+    """An ensemble's members by name: their weights and their errors on each weight fold."""
+
+    weighting: str
+    weights: pd.DataFrame  # one row, a column per member label
+    fold_rmse: pd.DataFrame  # a row per fold, a column per member label
+
+
+def ensemble_view(summary: dict[str, Any]) -> EnsembleView | None:
+    """The weights and per-fold RMSE of an ensemble's summary; None for other models."""
+    weights = summary.get("weights")
+    members = summary.get("members") or []
+    if not weights or len(members) != len(weights):
+        return None
+    labels = [str(m.get("label") or m.get("kind")) for m in members]
+    table = pd.DataFrame([weights], columns=labels)
+    fold_rmse = summary.get("member_fold_rmse") or {}
+    folds = pd.DataFrame({lab: fold_rmse.get(lab, []) for lab in labels})
+    folds.insert(0, "fold", range(1, len(folds) + 1))
+    return EnsembleView(str(summary.get("weighting") or "inverse_mse"), table, folds)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lstm_condition(symbol: str) -> LstmCondition | None:
+    """The requirements' 2% condition for trying an LSTM on ``symbol``'s champion."""
+    ctx = app_context()
+    return champion_lstm_condition(ctx.db, ctx.settings, symbol)
+
+
 def current_role(version_id: int) -> str | None:
     """The version's role now (draft until saved); None once a newer draft replaced it.
     Not cached: "Save as challenger" changes it."""
@@ -101,3 +138,4 @@ def fit_view(version_id: int) -> FitView:
 
 def clear() -> None:
     fit_view.clear()
+    lstm_condition.clear()

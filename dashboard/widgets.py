@@ -78,3 +78,38 @@ def png_export(fig: object, *, file_name: str, key: str) -> None:
     if cached:
         st.download_button("Download PNG", cached, file_name=file_name, mime="image/png",
                            key=f"{key}_download", icon=":material/download:")
+
+
+LSTM_LABELS = {"window": "Window (returns in)", "units": "Units per layer", "layers": "Layers",
+               "dropout": "Dropout", "epochs": "Epochs (at most)", "batch_size": "Batch size",
+               "seed": "Seed"}
+
+
+def lstm_settings(key_prefix: str) -> dict[str, object]:
+    """The LSTM's settings as number inputs, defaults and ranges from the estimator; keys are
+    ``key_prefix + name`` (``fit_lstm_epochs``). Returns only the settings that differ from
+    the defaults, so a default fit stores no options."""
+    from core.forecast.lstm import INT_LIMITS, default_settings
+
+    defaults = default_settings()
+    chosen: dict[str, object] = {}
+    cols = st.columns(4)
+    for i, name in enumerate(LSTM_LABELS):
+        col = cols[i % 4]
+        if name == "dropout":
+            value: object = col.number_input(LSTM_LABELS[name], 0.0, 0.9,
+                                             float(defaults[name]), 0.05, key=key_prefix + name)
+        elif name == "seed":
+            value = int(col.number_input(LSTM_LABELS[name], 0, 2**31 - 1, int(defaults[name]),
+                                         key=key_prefix + name))
+        else:
+            lo, hi = INT_LIMITS[name]
+            value = int(col.number_input(LSTM_LABELS[name], lo, hi, int(defaults[name]),
+                                         key=key_prefix + name))
+        if value != defaults[name]:
+            chosen[name] = value
+    st.caption(f"Early stopping after {defaults['patience']} epochs without a better loss on "
+               f"the last {defaults['validation']:.0%} of the windows (time-ordered); bands "
+               "from that held-out tail. "
+               "Training runs on JAX's first device (a GPU if there is one, else the CPU).")
+    return chosen

@@ -27,8 +27,11 @@ MODELS = {
     "arimax": "ARIMAX with exogenous inputs",
     "drift": "Drift (random walk + trend)",
     "naive": "Naive (tomorrow = today)",
+    "lstm": "LSTM (Keras 3 on JAX, log returns)",
     "ensemble": "Ensemble (weights from backtest)",
 }
+WEIGHTINGS = {"inverse_mse": "Inverse backtest MSE",
+              "backtest": "Tuned on the backtest (the best convex combination)"}
 ENGINES = {"statsforecast": "statsforecast (fast, default)", "pmdarima": "pmdarima (reference)"}
 POLICIES = {"lagged": "Lagged by the horizon (known at forecast time)",
             "forecast": "Forecast each input with its own model"}
@@ -41,6 +44,14 @@ summary = next((s for s in run(queries.symbol_summaries) if s.symbol == symbol),
 if summary is None:
     st.warning(f"{symbol} is no longer stored.")
     st.stop()
+
+condition = fit_queries.lstm_condition(symbol)
+if condition is not None and condition.met:
+    st.info(f"{condition.text}. The requirements' condition for trying an LSTM is met: "
+            "choose LSTM, or an ensemble of auto_arima, lstm and naive.",
+            icon=":material/neurology:")
+elif condition is not None:
+    st.caption(condition.text)
 
 left, right = st.columns([1, 1], gap="large")
 with left:
@@ -70,9 +81,15 @@ with left:
                  "would leak the answer, so inputs are lagged or forecast, never same-day.",
         )
     if kind == "ensemble":
-        members = st.multiselect("Members", ["auto_arima", "drift", "naive", "arima"],
+        members = st.multiselect("Members", ["auto_arima", "lstm", "drift", "naive", "arima"],
                                  default=["auto_arima", "drift", "naive"], key=keys.FIT_MEMBERS)
-        options["members"] = [{"kind": m} for m in members]
+        options["weighting"] = st.radio("Weights", list(WEIGHTINGS),
+                                        format_func=WEIGHTINGS.__getitem__,
+                                        key=keys.FIT_WEIGHTING)
+        lstm = widgets.lstm_settings(keys.FIT_LSTM) if "lstm" in members else {}
+        options["members"] = [{"kind": m, **(lstm if m == "lstm" else {})} for m in members]
+    if kind == "lstm":
+        options.update(widgets.lstm_settings(keys.FIT_LSTM))
     if kind != "ensemble":
         options["log"] = st.toggle("Model log prices", value=True, key=keys.FIT_LOG,
                                    help="Recommended: errors scale with the price level.")
@@ -143,7 +160,7 @@ if done is not None and version_id and role is None:
 if done is not None and version_id and role is not None:
     fitted = run(lambda: fit_queries.fit_view(version_id))
     info = fitted.summary
-    st.subheader(info.get("label", fitted.label))
+    st.subheader(fit_queries.md_escape(str(info.get("label", fitted.label))))
     when = f", finished {done.finished_at:%Y-%m-%d %H:%M} UTC" if done.finished_at else ""
     state = ("not saved yet" if role == drafts.DRAFT
              else f"saved as model {fitted.version_id} ({role})")
@@ -168,9 +185,18 @@ if done is not None and version_id and role is not None:
         st.info(f"Fit note: {info['fallback_reason']}")
     if info.get("band_warning"):
         st.warning(f"Bands: {info['band_warning']}", icon=":material/warning:")
-    if info.get("weights"):
-        st.markdown("**Ensemble weights** (inverse backtest MSE)")
-        st.dataframe(pd.DataFrame([info["weights"]]), hide_index=True)
+    ensemble = fit_queries.ensemble_view(info)
+    if ensemble is not None:
+        how = WEIGHTINGS.get(ensemble.weighting, ensemble.weighting)
+        st.markdown(f"**Ensemble weights** ({how.lower()})")
+        st.dataframe(ensemble.weights, hide_index=True)
+        st.markdown("**Members' RMSE on the folds that set the weights**")
+        st.dataframe(ensemble.fold_rmse, hide_index=True)
+    if info.get("training"):
+        training = info["training"]
+        st.caption(f"Trained {training.get('epochs_run')} epochs on {training.get('device')}, "
+                   f"best validation loss at epoch {training.get('best_epoch')}; "
+                   f"{info.get('parameters', 0):,} weights.")
 
     tab_bt, tab_coef, tab_diag = st.tabs(["Backtest vs naive", "Coefficients", "Residuals"])
     with tab_bt:

@@ -30,6 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,10 @@ BAND_LEVELS = ((80, 0.10, 0.90), (95, 0.025, 0.975))
 MIN_TRAIN = 40  # fewest training windows
 MIN_CALIBRATION = 20  # fewest held-out errors behind a band quantile at one step
 LSTM_RMSE_SHARE = 0.02  # the requirements: add an LSTM when ARIMA's RMSE > 2% of the price
+# Integer settings and their valid ranges (the estimator, the CLI and the page use these).
+INT_LIMITS: dict[str, tuple[int, int]] = {
+    "window": (2, 250), "units": (1, 512), "layers": (1, 4), "epochs": (1, 1000),
+    "batch_size": (1, 4096), "patience": (1, 1000), "calibration": (1, 365)}
 
 _EPOCH_PROGRESS: ContextVar[Progress | None] = ContextVar("lstm_epoch_progress", default=None)
 
@@ -69,6 +74,51 @@ def rmse_share_of_price(rmse: float, price: float) -> float:
     return float(rmse) / float(price)
 
 
+@dataclass(frozen=True)
+class LstmCondition:
+    """The requirements' condition for trying an LSTM: the champion's backtest RMSE is
+    above ``LSTM_RMSE_SHARE`` (2%) of the price.
+
+    >>> c = LstmCondition(rmse=2.41, price=77.6)
+    >>> c.met
+    True
+    >>> print(c.text)  # doctest: +NORMALIZE_WHITESPACE
+    Champion RMSE 2.41 = 3.1% of the last close 77.6: above the 2% the requirements set
+    for trying an LSTM
+    """
+
+    rmse: float
+    price: float
+
+    @property
+    def share(self) -> float:
+        return rmse_share_of_price(self.rmse, self.price)
+
+    @property
+    def met(self) -> bool:
+        return self.share > LSTM_RMSE_SHARE
+
+    @property
+    def text(self) -> str:
+        where = "above" if self.met else "not above"
+        return (f"Champion RMSE {self.rmse:.3g} = {self.share:.1%} of the last close "
+                f"{self.price:.4g}: {where} the {LSTM_RMSE_SHARE:.0%} the requirements set "
+                "for trying an LSTM")
+
+
+def default_settings() -> dict[str, Any]:
+    """The LSTM's settings and their defaults (``LSTM.__init__``), for the front doors.
+
+    >>> default_settings()["window"], default_settings()["epochs"]
+    (20, 30)
+    """
+    import inspect
+
+    params = inspect.signature(LSTM.__init__).parameters
+    return {name: p.default for name, p in params.items()
+            if name not in ("self", "log", "exchange")}
+
+
 # ---------------------------------------------------------------------------- numpy LSTM
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1/(1+exp(-x)), overflow-free
@@ -83,23 +133,28 @@ def lstm_forward(weights: list[np.ndarray], x: np.ndarray, layers: int) -> np.nd
     for layer in range(layers):
         kernel, recurrent, bias = weights[3 * layer : 3 * layer + 3]
         units = recurrent.shape[0]
+        u2, u3 = 2 * units, 3 * units
         batch, steps, _ = seq.shape
-        h = np.zeros((batch, units))
-        c = np.zeros((batch, units))
         xw = seq @ kernel + bias  # (batch, steps, 4u): the input part of every step at once
-        outs = np.empty((batch, steps, units))
-        for t in range(steps):
+        # Fewest numpy calls per step (a 30-step recursive forecast runs 600 of them): one
+        # sigmoid over all four gates (the g part is not used), the first step's h and c
+        # are zero; the last layer keeps only its final h.
+        gates = _sigmoid(xw[:, 0, :])
+        c = gates[:, :units] * np.tanh(xw[:, 0, u2:u3])
+        h = gates[:, u3:] * np.tanh(c)
+        outs = None if layer == layers - 1 else np.empty((batch, steps, units))
+        if outs is not None:
+            outs[:, 0, :] = h
+        for t in range(1, steps):
             z = xw[:, t, :] + h @ recurrent
-            i = _sigmoid(z[:, :units])
-            f = _sigmoid(z[:, units : 2 * units])
-            g = np.tanh(z[:, 2 * units : 3 * units])
-            o = _sigmoid(z[:, 3 * units :])
-            c = f * c + i * g
-            h = o * np.tanh(c)
-            outs[:, t, :] = h
-        seq = outs
+            gates = _sigmoid(z)
+            c = gates[:, units:u2] * c + gates[:, :units] * np.tanh(z[:, u2:u3])
+            h = gates[:, u3:] * np.tanh(c)
+            if outs is not None:
+                outs[:, t, :] = h
+        seq = h if outs is None else outs
     dense_w, dense_b = weights[3 * layers], weights[3 * layers + 1]
-    return np.asarray((seq[:, -1, :] @ dense_w + dense_b)[:, 0])
+    return np.asarray((seq @ dense_w + dense_b)[:, 0])
 
 
 def recursive_forecast(weights: list[np.ndarray], layers: int, history: np.ndarray,
@@ -193,16 +248,19 @@ class LSTM(Forecaster):
                  validation: float = 0.2, learning_rate: float = 1e-3, calibration: int = 30,
                  seed: int = 0, log: bool = True, exchange: str = "XNYS") -> None:
         super().__init__(log=log, exchange=exchange)
-        ints = {"window": (window, 2, 250), "units": (units, 1, 512), "layers": (layers, 1, 4),
-                "epochs": (epochs, 1, 1000), "batch_size": (batch_size, 1, 4096),
-                "patience": (patience, 1, 1000), "calibration": (calibration, 1, 365)}
-        for name, (value, lo, hi) in ints.items():
+        given = {"window": window, "units": units, "layers": layers, "epochs": epochs,
+                 "batch_size": batch_size, "patience": patience, "calibration": calibration}
+        for name, value in given.items():
+            lo, hi = INT_LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, int | np.integer) \
                     or not lo <= value <= hi:
                 raise ValidationFailed(f"LSTM {name} must be an integer in {lo}..{hi}, "
                                        f"got {value!r}")
-        if not 0.0 <= float(dropout) < 1.0:
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.floating) \
+                or not 0.0 <= float(dropout) < 1.0:
             raise ValidationFailed(f"LSTM dropout must be in [0, 1), got {dropout!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValidationFailed(f"LSTM seed must be a whole number >= 0, got {seed!r}")
         if not 0.05 <= float(validation) <= 0.5:
             raise ValidationFailed(f"LSTM validation share must be in 0.05..0.5, "
                                    f"got {validation!r}")

@@ -32,7 +32,7 @@ from core.forecast.factory import (
     make_forecaster,
     with_product_defaults,
 )
-from core.forecast.lstm import epoch_progress
+from core.forecast.lstm import LstmCondition, epoch_progress
 from core.forecast.result import ForecastResult
 from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
@@ -373,3 +373,20 @@ def forecast(
         history=y, warnings=loaded.warnings, beats_naive=_beats_naive(loaded.version),
         random_walk=random_walk, data_date=data_date, logged=logged,
     )
+
+
+def lstm_condition(db: Database, settings: Settings, symbol: str) -> LstmCondition | None:
+    """The requirements' condition for trying an LSTM, on ``symbol``'s champion: its
+    backtest RMSE against the last stored close (in the champion's adjustment). None when
+    there is no champion or it has no backtest."""
+    current = champion(db, symbol)
+    if current is None:
+        return None
+    rmse = finite_or_none(((current.backtest or {}).get("summary") or {}).get("rmse"))
+    if rmse is None:
+        return None
+    spec = current.spec or {}
+    bars = load_series(db, current.symbol, adjust=spec.get("adjust", "split"),
+                       outlier_policy=spec.get("outlier_policy", "use"),
+                       exchange=exchange_for(db, current.symbol, settings.exchange))
+    return LstmCondition(rmse=rmse, price=float(bars.close.iloc[-1]))
