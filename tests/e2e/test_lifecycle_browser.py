@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import (
     SCREENSHOTS,
@@ -118,14 +119,22 @@ def _expect_roles(page: Any, expected: dict[int, str]) -> None:
 
 
 def _open_options(page: Any, key: str) -> Any:
-    """Open the selectbox with widget key ``key``; returns its options. It is scrolled into
-    view first: its popover closes when the page scrolls under it (react-aria)."""
-    page.locator(f".st-key-{key}").scroll_into_view_if_needed()
-    page.wait_for_timeout(400)
-    page.locator(f".st-key-{key} input").click()
+    """Open the selectbox with widget key ``key``; returns its options. Its popover closes
+    when the page scrolls or reflows under it (react-aria), as it may just after a rerun:
+    scroll it into view, click, and try again if no option shows."""
+    box = page.locator(f".st-key-{key}")
     options = page.locator("[role='option']")
-    options.first.wait_for()
-    return options
+    for _ in range(4):
+        box.scroll_into_view_if_needed()
+        page.wait_for_timeout(400)
+        box.locator("input").click()
+        try:
+            options.first.wait_for(timeout=3_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        return options
+    raise AssertionError(f"the selectbox {key} shows no options")
 
 
 def _choose(page: Any, key: str, option: str | re.Pattern[str]) -> None:
@@ -150,14 +159,16 @@ def _wait_text(page: Any, text: str | re.Pattern[str]) -> None:
     _settle(page)
 
 
-def _audit(prepared: Prepared) -> list[tuple[str, int, str]]:
+def _audit(prepared: Prepared) -> list[tuple[str, int, int | None, bool | None, str]]:
+    """The symbol's promote and rollback events: action, version, previous, gate, note."""
     from core.db.engine import Database
     from core.forecast import registry
 
     db = Database.connect(prepared.url)
     try:
         with db.read() as s:
-            return [(e.action, e.version_id, e.note or "") for e in registry.events(s, "MSFT")]
+            return [(e.action, e.version_id, e.previous_id, e.gate_passed, e.note or "")
+                    for e in registry.events(s, "MSFT") if e.action != "create"]
     finally:
         db.dispose()
 
@@ -193,8 +204,11 @@ def test_promote_override_and_roll_back_two_steps(page: Any, prepared: Prepared)
     _click(page, f"Override the gate and promote model {mean}")
     _wait_text(page, f"Model {mean} is now the champion (gate overridden).")
     _expect_roles(page, {mean: "champion", drift: "retired", poor: "retired"})
-    overrides = [(v, note) for _, v, note in _audit(prepared) if "compare it live" in note]
-    assert overrides == [(mean, overrides[0][1])]  # recorded once, against this version only
+    audit = _audit(prepared)
+    assert [e[:4] for e in audit] == [("promote", poor, None, None),  # the first model saved
+                                      ("promote", drift, poor, True),
+                                      ("promote", mean, drift, False)]
+    assert "compare it live for a week" in audit[-1][4]  # the reason, against this version
     _shot(page, "override")
 
     # Roll back one step: to drift, the champion before the override.
@@ -217,6 +231,8 @@ def test_promote_override_and_roll_back_two_steps(page: Any, prepared: Prepared)
     _click(page, f"Confirm: restore model {poor} as champion")
     _wait_text(page, f"Model {poor} is the champion again.")
     _expect_roles(page, {mean: "retired", drift: "retired", poor: "champion"})
+    assert [e[:3] for e in _audit(prepared)][3:] == [("rollback", drift, mean),
+                                                     ("rollback", poor, drift)]
     _shot(page, "rolled-back")
 
 
@@ -227,18 +243,19 @@ def test_an_arimax_champions_forecast_page_bounds_the_slider(
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=CLICK_TIMEOUT)
     _settle(page)
     page.get_by_text("At most 5 trading days").first.wait_for()
-    slider = page.locator(".st-key-fc_horizon [role='slider']")
-    assert (slider.get_attribute("aria-valuemax"), slider.get_attribute("aria-valuenow")) == (
-        "5", "5")
+    slider = page.get_by_role("slider", name="Horizon (trading days)")
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("1", "5")
+    assert slider.input_value() == "5"  # opens at the longest it can do, not at 20
     slider.focus()
     slider.press("End")  # as far right as the slider goes
     slider.press("ArrowRight")
     _settle(page)
-    assert slider.get_attribute("aria-valuenow") == "5"
+    assert slider.input_value() == "5"
     page.get_by_text("Mean in 5 days").wait_for()
     slider.press("Home")
     page.get_by_text("Mean in 1 days").wait_for(timeout=CLICK_TIMEOUT)
     _settle(page)
+    assert slider.input_value() == "1"
     assert page.locator("[data-testid='stAlert']").filter(
         has_text=re.compile("at most 5 days ahead")).count() == 0
     _shot(page, "arimax-forecast")
