@@ -8,7 +8,6 @@ Nothing connects at import; the first request builds the runtime.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +27,8 @@ from api.runtime import RuntimeHolder
 from api.schemas import PredictRequest
 from api.security import SECURITY_SCHEMES
 from core.cache import PredictionCache
-from core.settings import Settings, env_flag
+from core.errors import ValidationFailed
+from core.settings import Settings
 
 
 def create_app(
@@ -38,9 +38,13 @@ def create_app(
     cache: PredictionCache | None = None,
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
-    """A new app; tests pass their own settings, cache and limiter."""
+    """A new app; tests pass their own settings, cache and limiter.
+
+    The ``API_*`` settings are read here, when the app is made, so a bad value stops the
+    server at start-up with a message naming it, not at the first request."""
+    config = config or ApiConfig.from_env()
     holder = RuntimeHolder(settings, config, cache, limiter)
-    telemetry = config.telemetry if config else env_flag(os.environ, "API_TELEMETRY", False)
+    telemetry = config.telemetry
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,4 +94,13 @@ def add_security_schemes(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-app = create_app()
+def _app_from_env() -> FastAPI:
+    """The app ``uvicorn api.app:app`` serves; a bad setting ends the process with one line
+    naming it (``SystemExit``), not a traceback."""
+    try:
+        return create_app()
+    except ValidationFailed as exc:
+        raise SystemExit(f"stockcast api: bad configuration: {exc}") from None
+
+
+app = _app_from_env()

@@ -75,3 +75,13 @@ class RedisRateLimiter:
         pipe.expire(name, WINDOW_SECONDS + 5)
         count = int(pipe.execute()[0])
         return ALLOWED if count <= limit else Decision(False, _retry_after(now))
+
+    def ping(self) -> str | None:
+        """None when Redis answers, else what went wrong (``/health`` reports it)."""
+        from redis.exceptions import RedisError
+
+        try:
+            self._redis.ping()
+        except RedisError as exc:
+            return f"Redis does not answer: {exc}"
+        return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Annotated, Any
@@ -13,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from sqlalchemy import text
 from starlette.requests import ClientDisconnect
 
+from api import health as api_health
 from api import predictions
 from api.errors import UnknownSymbol
 from api.runtime import Runtime, call_store
@@ -29,7 +28,7 @@ from api.schemas import (
     SymbolOut,
     SymbolsResponse,
 )
-from api.security import Caller, get_runtime, require_key
+from api.security import Caller, get_runtime, optional_key, require_key
 from core.errors import CoreError
 from core.forecast import service
 from core.market.store import list_symbols
@@ -92,20 +91,16 @@ VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
 }
 
 
-# A /predict body is ~40 bytes; a key holder's 200 MB body took 73 s and 710 MB.
-MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", "16384"))
-
-
 def _too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"request body larger than {limit:,} bytes "
                               "(set API_MAX_BODY_BYTES to change the limit)")
 
 
-async def read_body(request: Request, limit: int | None = None) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body straight from the ASGI messages (``Request.body`` goes through an async
     generator per chunk; a /predict body is one small chunk), refused with 413 beyond
-    ``limit`` bytes: at once from Content-Length, else as a chunked stream passes it."""
-    limit = MAX_BODY_BYTES if limit is None else limit
+    ``limit`` bytes (``API_MAX_BODY_BYTES``): at once from Content-Length, else as a
+    chunked stream passes it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -151,7 +146,7 @@ async def predict(request: Request) -> Response:
     whether it beat the naive forecast in its backtest. Cached for 24 h per champion
     version and data date (``X-Cache: hit|miss``)."""
     rt = (await require_key(request)).rt
-    body = parse_predict_request(await read_body(request))
+    body = parse_predict_request(await read_body(request, rt.config.max_body_bytes))
     champ = await rt.champions.get(
         body.symbol, partial(predictions.current_champion, rt.db, body.symbol)
     )
@@ -202,22 +197,25 @@ def models(
     ])
 
 
-@router.get("/health", response_model=HealthResponse,
-            responses={503: {"model": HealthResponse, "description": "Not healthy"}},
-            summary="Database reachable and model store readable (no key needed)")
-def health(rt: RuntimeDep) -> Response:
-    database = "ok"
+@router.get("/health", response_model=HealthResponse, response_model_exclude_none=True,
+            responses={503: {"model": HealthResponse,
+                             "description": "Unhealthy: a required dependency is down"}},
+            summary="Status of each dependency (details need an API key)")
+async def health(request: Request) -> Response:
+    """``ok``, ``degraded`` (200) or ``unhealthy`` (503), from probing the database, the
+    model store and Redis (see ``api.health``). Without a valid API key only the status is
+    shown: the details name hosts, users and paths."""
     try:
-        with rt.db.read() as session:
-            session.execute(text("SELECT 1"))
-    except CoreError as exc:
-        database = str(exc)
-    store = rt.settings.model_dir
-    model_store = (
-        "ok" if store.is_dir() and os.access(store, os.R_OK | os.X_OK)
-        else f"model directory {store} is missing or not readable"
-    )
-    healthy = database == "ok" and model_store == "ok"
-    body = HealthResponse(status="ok" if healthy else "unhealthy", database=database,
-                          model_store=model_store)
-    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+        rt = await get_runtime(request)
+    except CoreError:  # the runtime cannot even start: no database
+        return JSONResponse({"status": "unhealthy"}, status_code=503)
+    deps = await run_in_threadpool(api_health.check, rt)
+    status = api_health.overall(deps)
+    body: dict[str, Any] = {"status": status}
+    if await optional_key(request, rt) is not None:
+        body["dependencies"] = {
+            d.name: {"status": "ok" if d.ok else "down", "required": d.required,
+                     "detail": d.detail}
+            for d in deps
+        }
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -80,10 +81,18 @@ class ModelsResponse(BaseModel):
     versions: list[ModelOut]
 
 
+class DependencyOut(BaseModel):
+    status: Literal["ok", "down"]
+    required: bool = Field(description="Whether the API is unhealthy without it (else degraded)")
+    detail: str
+
+
 class HealthResponse(BaseModel):
-    status: str
-    database: str
-    model_store: str
+    """``ok``, ``degraded`` (an optional dependency is down; 200) or ``unhealthy`` (a required
+    one is down; 503). ``dependencies`` only for a caller with a valid API key."""
+
+    status: Literal["ok", "degraded", "unhealthy"]
+    dependencies: dict[str, DependencyOut] | None = None
 
 
 class ErrorResponse(BaseModel):

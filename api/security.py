@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.requestlog import SCOPE_KEY
 from api.runtime import Runtime, call_store
 from core.apikeys import KeyInfo, authenticate, hash_key
+from core.errors import CoreError
 
 # Security schemes shown in the OpenAPI document (see ``api.app.add_security_schemes``).
 # Authentication itself reads the two headers directly in ``require_key``: one dependency
@@ -64,6 +65,19 @@ def presented_key(request: Request) -> str | None:
         return None
     scheme, _, token = authorization.decode("latin-1").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def optional_key(request: Request, rt: Runtime) -> KeyInfo | None:
+    """The caller's active key, or None (no key, unknown, revoked, or the database cannot
+    say): for an open endpoint that shows more to key holders. Not counted against the
+    key's rate limit."""
+    key = presented_key(request)
+    if not key:
+        return None
+    try:
+        return await _lookup(rt, key)
+    except CoreError:
+        return None
 
 
 async def require_key(request: Request) -> Caller:

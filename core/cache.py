@@ -20,6 +20,7 @@ b'{}'
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 
 DEFAULT_TTL_SECONDS = 24 * 3600
 _NAMESPACE = "stockcast:pred"
+log = logging.getLogger(__name__)
 
 
 def prediction_key(symbol: str, days: int, version_id: int, data_date: dt.date | str) -> str:
@@ -89,10 +91,18 @@ class MemoryCache:
 
 
 class RedisCache:
-    """The same interface over Redis (``SET key value EX ttl``)."""
+    """The same interface over Redis (``SET key value EX ttl``).
+
+    A cache is an optimisation: when Redis cannot be reached, ``get`` misses and ``set``
+    does nothing (each logs a warning), so forecasts are still served, uncached.
+    ``ping`` says whether Redis answers (``/health`` reports it).
+    """
 
     def __init__(self, client: Any) -> None:
+        from redis.exceptions import RedisError
+
         self._redis = client
+        self._errors: type[Exception] = RedisError
 
     @classmethod
     def from_url(cls, url: str) -> RedisCache:
@@ -101,15 +111,30 @@ class RedisCache:
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
 
     def get(self, key: str) -> bytes | None:
-        value = self._redis.get(key)
+        try:
+            value = self._redis.get(key)
+        except self._errors as exc:
+            log.warning("prediction cache unavailable, serving uncached: %s", exc)
+            return None
         return bytes(value) if value is not None else None
 
     def set(self, key: str, value: bytes, ttl: int = DEFAULT_TTL_SECONDS) -> None:
-        self._redis.set(key, value, ex=ttl)
+        try:
+            self._redis.set(key, value, ex=ttl)
+        except self._errors as exc:
+            log.warning("prediction cache unavailable, not cached: %s", exc)
 
     def invalidate(self, symbol: str) -> int:
         keys = list(self._redis.scan_iter(match=_symbol_prefix(symbol) + "*", count=500))
         return int(self._redis.delete(*keys)) if keys else 0
+
+    def ping(self) -> str | None:
+        """None when Redis answers, else what went wrong."""
+        try:
+            self._redis.ping()
+        except self._errors as exc:
+            return f"Redis does not answer: {exc}"
+        return None
 
 
 def cache_from_env(env: Mapping[str, str]) -> PredictionCache:

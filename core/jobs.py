@@ -80,8 +80,12 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _dead_reason(job: Job, now: dt.datetime) -> str | None:
-    """Why an active job has no live worker (None: it may still be alive)."""
+def dead_reason(job: Job, now: dt.datetime | None = None) -> str | None:
+    """Why an active job has no live worker (None: it may still be alive).
+
+    The one rule every front door uses: ``reclaim`` records such a job failed, and the
+    Monitoring page shows it as dead before anyone has reclaimed it."""
+    now = now or utcnow()
     if job.status == "running":
         lease = _aware(job.lease_expires_at)
         beat = _aware(job.heartbeat_at) or _aware(job.started_at)
@@ -91,7 +95,8 @@ def _dead_reason(job: Job, now: dt.datetime) -> str | None:
             lease = beat + dt.timedelta(seconds=lease_seconds())
         if lease is not None and now > lease:
             since = f"{beat:%Y-%m-%d %H:%M:%S} UTC" if beat is not None else "it started"
-            return f"worker died: no heartbeat since {since} (pid {job.pid} on {job.host})"
+            return (f"worker died: no heartbeat since {since}, lease expired "
+                    f"(pid {job.pid} on {job.host})")
         return None
     if job.status == "queued":
         created = _aware(job.created_at)
@@ -112,7 +117,7 @@ def reclaim(db: Database, key: str) -> Job | None:
         job = session.scalars(query).first()
         if job is None:
             return None
-        reason = _dead_reason(job, now)
+        reason = dead_reason(job, now)
         if reason is None:
             return None
         job.status, job.active_key, job.finished_at = "failed", None, now
@@ -365,7 +370,7 @@ def recover_orphans(db: Database, *, stale_after: dt.timedelta = dt.timedelta(mi
             ):
                 reason = "interrupted (the server or worker stopped)"
             else:
-                reason = _dead_reason(job, now)
+                reason = dead_reason(job, now)
             if reason is None:
                 continue
             job.status, job.active_key, job.finished_at = "failed", None, now

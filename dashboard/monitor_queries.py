@@ -8,11 +8,25 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import jobs
+from core.db.models import Job
 from core.monitor import views
 from dashboard import charts
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=2)
+
+
+def latest_retrain(symbol: str) -> tuple[Job | None, str | None]:
+    """The symbol's newest retrain job and, when it is queued or running with no live worker
+    (its lease expired), why it counts as dead: ``jobs.dead_reason``, the rule by which any
+    front door reclaims it. Not cached: the retrain panel polls it."""
+    ctx = app_context()
+    latest = next((j for j in jobs.recent(ctx.db, symbol=symbol, limit=10)
+                   if j.kind == "retrain"), None)
+    if latest is None or latest.status not in jobs.ACTIVE:
+        return latest, None
+    return latest, jobs.dead_reason(latest)
 
 
 @st.cache_data(ttl=TTL, show_spinner="Scoring the prediction ledger…")

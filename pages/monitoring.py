@@ -24,14 +24,18 @@ widgets.page_header("Monitoring", symbol, "Every logged forecast scored against 
 
 def job_panel() -> None:
     """The latest retrain job of this symbol; polls while it is queued or running."""
-    retrains = [j for j in jobs.recent(ctx.db, symbol=symbol, limit=10) if j.kind == "retrain"]
-    latest = retrains[0] if retrains else None
+    latest, dead = monitor_queries.latest_retrain(symbol)
     if latest is None:
         newest = views.latest_model_note(ctx.db, symbol)
         tail = f"; its newest model is {newest}." if newest else ", and it has no model yet."
         st.caption("No retrain job has run for this symbol from here or the scheduler" + tail)
         return
-    label = f"Retrain job #{latest.id} · {latest.status} · started by {latest.created_by}"
+    status = "failed (worker dead)" if dead else latest.status
+    label = f"Retrain job #{latest.id} · {status} · started by {latest.created_by}"
+    if dead:  # shown as failed now; the next retrain (any front door) records it and runs
+        st.session_state.pop("mon_polling", None)
+        st.error(f"{label}: {dead}. The champion is unchanged; press Retrain to start again.")
+        return
     if latest.status in jobs.ACTIVE:
         st.progress(latest.progress, text=f"{label} — {latest.message or ''}")
         st.session_state["mon_polling"] = latest.id
@@ -69,6 +73,8 @@ def job_panel() -> None:
 
 
 running = jobs.active(ctx.db, kind="retrain", symbol=symbol)
+if running is not None and jobs.dead_reason(running):
+    running = None  # its worker is gone: Retrain takes over its lock (jobs.submit reclaims)
 
 top = st.columns([3, 1])
 window = top[0].select_slider("Scoring window (trading days)", [20, 30, 60, 120, 250],

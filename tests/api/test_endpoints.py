@@ -9,30 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.config import ApiConfig
 from core import apikeys
 from core.auth import SYSTEM
 from core.db.models import ApiRequest
 from core.forecast import service
 from core.settings import Settings
 from tests.api.conftest import NO_CHAMPION, World
-
-
-def test_health_is_open_and_ok(client: TestClient) -> None:
-    response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "model_store": "ok"}
-
-
-def test_health_reports_an_unreadable_model_store(
-    world: World, client_for: Callable[..., Any], tmp_path: Any
-) -> None:
-    settings = Settings.from_env({"DATABASE_URL": world.db.url,
-                                  "MODEL_DIR": str(tmp_path / "missing")})
-    with client_for(settings=settings) as client:
-        response = client.get("/health")
-    assert response.status_code == 503
-    assert response.json()["database"] == "ok"
-    assert "missing" in response.json()["model_store"]
 
 
 def test_predict_returns_the_champions_forecast(world: World, client: TestClient, key: str) -> None:
@@ -240,9 +223,8 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 
 def test_predict_refuses_a_large_body_with_413(client: TestClient, key: str) -> None:
-    from api.routes import MAX_BODY_BYTES
-
-    big = b'{"symbol": "MSFT", "days": 7, "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    limit = ApiConfig().max_body_bytes  # the client fixture's config keeps the default
+    big = b'{"symbol": "MSFT", "days": 7, "pad": "' + b"x" * limit + b'"}'
     declared = client.post("/predict", content=big,
                            headers={"X-API-Key": key, "Content-Type": "application/json"})
     assert declared.status_code == 413, declared.text

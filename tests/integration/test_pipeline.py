@@ -270,3 +270,26 @@ def test_drift_under_the_auto_policy_queues_one_gated_retrain(
         job = s.get(Job, launched[0])
     assert job is not None and (job.kind, job.symbol, job.status) == ("retrain", "AAA", "queued")
     assert job.params == {"auto_promote": True, "reason": "drift"}
+
+
+def test_a_daily_run_whose_worker_died_is_reclaimed_by_the_next_run(
+    market_db: Database, settings: Settings, yahoo: Yahoo
+) -> None:
+    """kill -9 of ``run-daily`` left its row running and every later run was refused; now
+    the next run finds the expired lease, records the dead run failed and runs."""
+    from core import jobs
+    from core.db.base import utcnow
+
+    dead = jobs.submit(market_db, kind="daily", symbol=None, params={}, actor=SYSTEM)
+    with market_db.begin() as s:  # as a killed process on another host leaves it
+        row = s.get(Job, dead.id)
+        assert row is not None
+        row.status, row.host, row.pid = "running", "elsewhere", 4242
+        row.started_at = row.heartbeat_at = utcnow() - dt.timedelta(minutes=5)
+        row.lease_expires_at = utcnow() - dt.timedelta(minutes=4)
+    run = run_daily(market_db, settings, SYMBOLS, as_of=DAY1, now=after_close(DAY1),
+                    client=FakeClient(yahoo), send_report=False)
+    assert run.status == "succeeded"
+    old = jobs.get(market_db, dead.id)
+    assert (old.status, old.active_key) == ("failed", None)
+    assert "worker died: no heartbeat since" in (old.error or "")
