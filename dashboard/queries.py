@@ -37,9 +37,23 @@ def prepared_bars(
     symbol: str, adjust: str = "split", outlier_policy: str = "use",
     start: dt.date | None = None, end: dt.date | None = None,
 ) -> PreparedBars:
+    from core.market.listing import exchange_for
+
     ctx = app_context()
     return load_series(ctx.db, symbol, adjust=adjust, outlier_policy=outlier_policy,
-                       start=start, end=end, exchange=ctx.settings.exchange)
+                       start=start, end=end,
+                       exchange=exchange_for(ctx.db, symbol, ctx.settings.exchange))
+
+
+@st.cache_data(ttl=LONG, show_spinner=False)
+def closed_days(symbol: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """Days in [start, end] without a session on ``symbol``'s exchange: a daily chart's
+    range breaks (no weekend or holiday gaps)."""
+    from core.market.listing import exchange_for
+
+    ctx = app_context()
+    return trading_calendar(exchange_for(ctx.db, symbol, ctx.settings.exchange)).closed_days(
+        start, end)
 
 
 @st.cache_data(ttl=LONG, show_spinner=False)
