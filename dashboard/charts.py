@@ -58,8 +58,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def calendar_breaks(closed: Sequence[object] | pd.DatetimeIndex | None) -> list[dict[str, object]]:
     """Plotly range breaks that leave the exchange's closed days out of a daily time axis.
 
-    ``closed`` are the days without a session over the chart's span (from
-    ``TradingCalendar.closed_days``). When every Saturday and Sunday of the span is closed,
+    ``closed`` are the days without a session over the chart's span, to the end of its last
+    week (``dashboard.queries.closed_days``). When every Saturday and Sunday is closed,
     one weekend pattern covers them and only the holidays are listed; an exchange open on a
     weekend day gets every closed day listed. None: weekends only (no calendar at hand).
     """
@@ -68,7 +68,10 @@ def calendar_breaks(closed: Sequence[object] | pd.DatetimeIndex | None) -> list[
     days = pd.DatetimeIndex(pd.to_datetime(list(closed))).normalize()
     if days.empty:
         return []
-    span = pd.date_range(days.min(), days.max(), freq="D")
+    # Whole weeks: a weekend day just past the last closed day may be a session.
+    first = days.min() - pd.Timedelta(days=int(days.min().dayofweek))
+    last = days.max() + pd.Timedelta(days=6 - int(days.max().dayofweek))
+    span = pd.date_range(first, last, freq="D")
     weekends = span[span.dayofweek >= 5]
     if weekends.isin(days).all():
         holidays = days[days.dayofweek < 5]

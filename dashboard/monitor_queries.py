@@ -39,7 +39,8 @@ def _closed_over(symbol: str, ledger: pd.DataFrame, timeline: pd.DataFrame
     """The exchange's closed days over the monitoring charts' dates (None: no dates)."""
     dates = []
     if not ledger.empty:
-        dates += [pd.Timestamp(ledger["target_date"].min()), pd.Timestamp(ledger["target_date"].max())]
+        dates += [pd.Timestamp(ledger["target_date"].min()),
+                  pd.Timestamp(ledger["target_date"].max())]
     if not timeline.empty:
         dates += [pd.Timestamp(timeline["from"].min()), pd.Timestamp(timeline["until"].max())]
     if not dates:

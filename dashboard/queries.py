@@ -52,8 +52,10 @@ def closed_days(symbol: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
     from core.market.listing import exchange_for
 
     ctx = app_context()
+    # to the end of the last week: the chart checks whole weeks for weekend sessions
+    sunday = pd.Timestamp(end) + pd.Timedelta(days=6 - pd.Timestamp(end).dayofweek)
     return trading_calendar(exchange_for(ctx.db, symbol, ctx.settings.exchange)).closed_days(
-        start, end)
+        start, sunday)
 
 
 @st.cache_data(ttl=LONG, show_spinner=False)

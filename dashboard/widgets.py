@@ -78,3 +78,22 @@ def png_export(fig: object, *, file_name: str, key: str) -> None:
     if cached:
         st.download_button("Download PNG", cached, file_name=file_name, mime="image/png",
                            key=f"{key}_download", icon=":material/download:")
+
+
+def arma_overfit_warning(coefficients: dict[str, dict[str, float | None]]) -> None:
+    """A plain warning beside a coefficient table when the ARMA looks over-fitted
+    (near-cancelling AR and MA roots, or huge standard errors; the rule is
+    ``core.forecast.overfit.arma_overfit``). Shows nothing for a sound fit."""
+    from core.forecast.overfit import arma_overfit
+
+    check = arma_overfit(coefficients or {})
+    if check.overfitted:
+        st.warning(check.message, icon=":material/warning:")
+
+
+def table(frame: pd.DataFrame, **kwargs: object) -> None:
+    """``st.dataframe`` through the one table formatter (``dashboard.tables.styled``):
+    thousands separators, "-" for missing values, dates without "00:00:00"."""
+    from dashboard import tables
+
+    st.dataframe(tables.styled(frame), hide_index=True, **kwargs)  # type: ignore[arg-type]

@@ -26,7 +26,8 @@ PERIODS = ("day", "week", "month")
 
 def check_window(window: int, *, minimum: int = 2) -> int:
     if int(window) != window or window < minimum:
-        raise ValidationFailed(f"window must be a whole number of days >= {minimum}, got {window!r}")
+        raise ValidationFailed(
+            f"window must be a whole number of bars >= {minimum}, got {window!r}")
     return int(window)
 
 

@@ -42,8 +42,10 @@ _PROBE = """
     div.querySelectorAll('.legend .legendtext').forEach(el => add('legend', el));
     div.querySelectorAll('.angular .tick text, .angularaxis text, .indicatorlayer .tick text')
       .forEach(el => add('gauge_tick', el));
-    div.querySelectorAll(".rangeselector .selector-text, .updatemenu-button text").forEach(el => add("button", el));
-    div.querySelectorAll(".indicatorlayer .title, .indicatorlayer .number").forEach(el => add("gauge_text", el));
+    div.querySelectorAll('.rangeselector .selector-text, .updatemenu-button text')
+      .forEach(el => add('button', el));
+    div.querySelectorAll('.indicatorlayer .title, .indicatorlayer .number')
+      .forEach(el => add('gauge_text', el));
     return boxes;
   });
 }
