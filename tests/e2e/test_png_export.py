@@ -72,7 +72,8 @@ def inked_edges(data: bytes, ring: int = 3, threshold: int = 235) -> list[str]:
     w, h = image.size
     edges = {"left": (0, 0, ring, h), "right": (w - ring, 0, w, h),
              "top": (0, 0, w, ring), "bottom": (0, h - ring, w, h)}
-    return [name for name, box in edges.items() if min(image.crop(box).get_flattened_data()) < threshold]
+    return [name for name, box in edges.items()
+            if min(image.crop(box).get_flattened_data()) < threshold]
 
 
 def _open(page, server: Server, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +93,8 @@ def test_each_pages_chart_exports_a_clean_png(page, server: Server, name: str) -
     for i in range(charts.count()):
         boxes, width, height = measure_on_page(page, i)
         if width and height:  # charts in closed tabs or expanders are not drawn
-            problems += [f"chart {i} on the page: {p}" for p in layout_problems(boxes, width, height)]
+            problems += [f"chart {i} on the page: {p}"
+                         for p in layout_problems(boxes, width, height)]
         at_export = measure_page_chart_at(page, i, WIDTH, HEIGHT)
         assert at_export, f"chart {i} drew no text at {WIDTH}x{HEIGHT}"
         problems += [f"chart {i} at {WIDTH}x{HEIGHT}: {p}"
