@@ -296,6 +296,8 @@ def residual_diagnostics(residuals: pd.Series, acf: Sequence[float], pacf: Seque
             fig.add_hline(y=sign * band, line={"color": RED, "dash": "dot", "width": 1},
                           row=2, col=col)
     fig.update_layout(height=560, showlegend=False)
+    if isinstance(residuals.index, pd.DatetimeIndex):  # residuals by trading date
+        fig.update_xaxes(rangebreaks=calendar_breaks(None), row=1, col=1)
     return fig
 
 
@@ -324,7 +326,7 @@ def predicted_vs_actual(ledger: pd.DataFrame, *, step: int, title: str,
 
 
 def rolling_error(rolling: pd.DataFrame, *, threshold: float, drift_dates: Sequence[object],
-                  title: str) -> go.Figure:
+                  title: str, closed: Closed = None) -> go.Figure:
     """Rolling RMSE of the model and of the naive forecast on the same targets (like with
     like), with the RMSE alert threshold and the drift events."""
     fig = go.Figure()
@@ -342,6 +344,7 @@ def rolling_error(rolling: pd.DataFrame, *, threshold: float, drift_dates: Seque
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="Drift detected",
                                      line={"color": ORANGE, "dash": "dot"}))
     fig.update_layout(title=title, height=340, yaxis_title="RMSE (price units)")
+    _no_gaps(fig, closed)
     return fig
 
 

@@ -68,7 +68,7 @@ def figures(symbol: str, window_days: int, threshold: float,
     }
     if not snap.rolling.empty:
         drift_dates = snap.drift["date"].tolist() if not snap.drift.empty else []
-        out["rolling"] = charts.rolling_error(snap.rolling, threshold=threshold,
+        out["rolling"] = charts.rolling_error(snap.rolling, threshold=threshold, closed=closed,
                                               drift_dates=drift_dates,
                                               title="Rolling error (one day ahead)")
     if snap.scores.n:

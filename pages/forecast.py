@@ -57,7 +57,7 @@ elif fc.beats_naive is False:
         "Read the bands, not the line.", icon=":material/balance:")
 
 m = st.columns(4)
-m[0].metric("Model", fc.model, f"model {fc.version_id}", delta_color="off", delta_arrow="off")
+m[0].metric("Model", f"#{fc.version_id}", fc.model, delta_color="off", delta_arrow="off")
 m[1].metric("Forecast from", f"{fc.data_date:%Y-%m-%d}",
             f"trained to {fc.trained_until:%Y-%m-%d}", delta_color="off", delta_arrow="off")
 last = float(fc.history.iloc[-1])
