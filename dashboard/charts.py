@@ -150,7 +150,7 @@ def candlestick(
         row=2, col=1,
     )
     fig.update_layout(title=title, height=560, xaxis_rangeslider_visible=False,
-                      legend=SIDE_LEGEND)
+                      legend=SIDE_LEGEND, margin={"t": 48})  # no legend or buttons on top
     fig.update_yaxes(title_text="Price (log scale)" if log_y else "Price", row=1, col=1,
                      type="log" if log_y else "linear")
     fig.update_yaxes(title_text="Volume", row=2, col=1)
@@ -168,7 +168,7 @@ def rebased_lines(rebased: pd.DataFrame, *, title: str, closed: Closed = None,
         fig.add_trace(go.Scatter(x=rebased.index, y=rebased[name], mode="lines", name=str(name),
                                  line={"color": PALETTE[i % len(PALETTE)], "width": 1.6}))
     fig.add_hline(y=100, line={"color": GREY, "width": 1, "dash": "dot"})
-    fig.update_layout(title=title, height=480, legend=SIDE_LEGEND,
+    fig.update_layout(title=title, height=480, legend=SIDE_LEGEND, margin={"t": 48},
                       yaxis_title="Rebased (first day = 100)")
     if log_y:
         fig.update_yaxes(type="log")

@@ -173,7 +173,7 @@ if summary is None:
     st.warning(f"{symbol} is no longer stored.")
     st.stop()
 
-c1, c2, c3 = st.columns([3, 2, 2])
+c1, c2 = st.columns([3, 2])
 with c1:
     start, end = widgets.date_range(keys.EX_RANGE, summary.first_date, summary.last_date)
 with c2:
@@ -182,12 +182,11 @@ with c2:
         default="split", key=keys.EX_ADJUST,
         help="Adjusted prices are computed on read from raw prices and stored splits/dividends.",
     ) or "split"
-with c3:
-    period = st.segmented_control(
-        "Bars", list(PERIOD_LABELS), format_func=PERIOD_LABELS.__getitem__, default="day",
-        key=keys.EX_PERIOD, help="Weekly bars start on Monday; monthly on the 1st.",
-    ) or "day"
-s1, s2, s3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+s0, s1, s2, s3 = st.columns([2, 3, 3, 1.2], vertical_alignment="bottom")
+period = s0.segmented_control(
+    "Bars", list(PERIOD_LABELS), format_func=PERIOD_LABELS.__getitem__, default="day",
+    key=keys.EX_PERIOD, help="Weekly bars start on Monday; monthly on the 1st.",
+) or "day"
 chosen = s1.multiselect("Studies", list(studies.CHOICES), format_func=studies.CHOICES.__getitem__,
                         key=keys.EX_STUDIES, placeholder="Moving averages, Bollinger bands")
 compare = s2.multiselect(
