@@ -19,7 +19,8 @@ ctx = app_context()
 actor = widgets.actor()
 symbol = current_symbol()
 ADJUST_LABELS = {"split": "Split-adjusted", "split_dividend": "Split + dividend", "raw": "Raw"}
-PERIOD_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+PERIOD_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
+PERIOD_TITLES = {"day": "daily bars", "week": "weekly bars", "month": "monthly bars"}
 
 
 def fetch_inline(symbols: list[str]) -> None:
@@ -182,7 +183,7 @@ with c2:
         default="split", key=keys.EX_ADJUST,
         help="Adjusted prices are computed on read from raw prices and stored splits/dividends.",
     ) or "split"
-s0, s1, s2, s3 = st.columns([2, 3, 3, 1.2], vertical_alignment="bottom")
+s0, s1, s2, s3 = st.columns([2.6, 2.8, 2.8, 1.2], vertical_alignment="bottom")
 period = s0.segmented_control(
     "Bars", list(PERIOD_LABELS), format_func=PERIOD_LABELS.__getitem__, default="day",
     key=keys.EX_PERIOD, help="Weekly bars start on Monday; monthly on the 1st.",
@@ -217,7 +218,7 @@ except CoreError as exc:
 drawn = studies.studies(shown_bars, chosen)
 closed = queries.closed_days(symbol, start, end) if period == "day" else None
 candles = charts.candlestick(
-    shown_bars, title=f"{symbol} · {ADJUST_LABELS[adjust]} · {PERIOD_LABELS[period]}",
+    shown_bars, title=f"{symbol} · {ADJUST_LABELS[adjust]} · {PERIOD_TITLES[period]}",
     closed=closed, log_y=log_y, lines=drawn.lines, band=drawn.band, band_name=drawn.band_name,
     daily=period == "day",
 )
