@@ -16,6 +16,13 @@ EX_UPLOAD_GO = "ex_upload_go"
 EX_UPLOAD_DATE_FORMAT = "ex_upload_date_format"
 EX_UPLOAD_EXCHANGE = "ex_upload_exchange"
 EX_SHOW_TABLE = "ex_show_table"
+EX_PERIOD = "ex_period"
+EX_LOG = "ex_log"
+EX_STUDIES = "ex_studies"
+EX_COMPARE = "ex_compare"
+# session state (not widgets): this session's last fetch, shown until its next fetch
+EX_FETCH_OUTCOME = "ex_fetch_outcome"
+EX_INGEST_JOB = "ex_ingest_job"
 
 # Model fitting
 FIT_KIND = "fit_kind"

@@ -19,6 +19,16 @@ def _label(v: ModelVersion) -> str:
     return str((v.spec or {}).get("label") or v.kind)
 
 
+def _engine(v: ModelVersion) -> str | None:
+    """The library that chose the order (auto-ARIMA); None for models without one."""
+    return v.engine or ((v.spec or {}).get("options") or {}).get("engine") or None
+
+
+def version_label(version_id: int, model: str) -> str:
+    """How a saved model is named wherever one is chosen: ``model 12 · auto_arima (1,1,1)``."""
+    return f"model {version_id} · {model}"
+
+
 def _beats(v: ModelVersion) -> str:
     return str(((v.backtest or {}).get("beats_naive") or {}).get("text") or "–")
 
@@ -31,7 +41,8 @@ def versions_table(symbol: str) -> pd.DataFrame:
             "role": v.role,
             "stale": v.stale,
             "model": _label(v),
-            "trained": f"{v.train_start} → {v.train_end}",
+            "engine": _engine(v),
+            "trained": f"{v.train_start:%Y-%m-%d} → {v.train_end:%Y-%m-%d}",
             "days": v.n_obs,
             "AIC": v.aic,
             "backtest RMSE": ((v.backtest or {}).get("summary") or {}).get("rmse"),
@@ -43,9 +54,20 @@ def versions_table(symbol: str) -> pd.DataFrame:
         }
         for v in service.versions(app_context().db, symbol)
     ]
-    columns = ["id", "role", "stale", "model", "trained", "days", "AIC", "backtest RMSE",
+    columns = ["id", "role", "stale", "model", "engine", "trained", "days", "AIC", "backtest RMSE",
                "vs naive", "gate", "size KB", "by", "created"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    # AIC is None for models without a likelihood: a float column shows "-", not "None".
+    for name in ("AIC", "backtest RMSE"):
+        table[name] = pd.to_numeric(table[name], errors="coerce")
+    return table
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def version_labels(symbol: str) -> dict[int, str]:
+    """Saved models of ``symbol`` by id, named for a choice box (``format_func``)."""
+    return {int(r["id"]): version_label(int(r["id"]), str(r["model"]))
+            for r in versions_table(symbol).to_dict("records")}
 
 
 @dataclass(frozen=True)

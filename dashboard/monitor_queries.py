@@ -11,7 +11,7 @@ import streamlit as st
 from core import jobs
 from core.db.models import Job
 from core.monitor import views
-from dashboard import charts
+from dashboard import charts, queries
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=2)
@@ -48,6 +48,20 @@ def symbol_card(symbol: str, today: dt.date) -> views.SymbolCard:
     return views.symbol_card(ctx.db, ctx.settings, symbol, today)
 
 
+def _closed_over(symbol: str, ledger: pd.DataFrame, timeline: pd.DataFrame
+                 ) -> pd.DatetimeIndex | None:
+    """The exchange's closed days over the monitoring charts' dates (None: no dates)."""
+    dates = []
+    if not ledger.empty:
+        dates += [pd.Timestamp(ledger["target_date"].min()),
+                  pd.Timestamp(ledger["target_date"].max())]
+    if not timeline.empty:
+        dates += [pd.Timestamp(timeline["from"].min()), pd.Timestamp(timeline["until"].max())]
+    if not dates:
+        return None
+    return queries.closed_days(symbol, min(dates).date(), max(dates).date())
+
+
 @st.cache_resource(ttl=TTL, show_spinner=False, max_entries=64)
 def figures(symbol: str, window_days: int, threshold: float,
             coverage_targets: tuple[float, float, float, float] = (0.72, 0.88, 0.90, 0.98),
@@ -61,13 +75,14 @@ def figures(symbol: str, window_days: int, threshold: float,
     ``st.plotly_chart`` only reads a figure (``to_dict``), so sharing them is safe.
     """
     snap = snapshot(symbol, window_days)
+    closed = _closed_over(symbol, snap.ledger, snap.timeline)
     out: dict[str, go.Figure] = {
-        "pva": charts.predicted_vs_actual(snap.ledger, step=1,
+        "pva": charts.predicted_vs_actual(snap.ledger, step=1, closed=closed,
                                           title="One-day-ahead forecasts vs actual"),
     }
     if not snap.rolling.empty:
         drift_dates = snap.drift["date"].tolist() if not snap.drift.empty else []
-        out["rolling"] = charts.rolling_error(snap.rolling, threshold=threshold,
+        out["rolling"] = charts.rolling_error(snap.rolling, threshold=threshold, closed=closed,
                                               drift_dates=drift_dates,
                                               title="Rolling error (one day ahead)")
     if snap.scores.n:
@@ -77,5 +92,6 @@ def figures(symbol: str, window_days: int, threshold: float,
         out["cov95"] = charts.coverage_gauge(snap.scores.coverage95, 0.95, lo95, hi95,
                                              label="95% interval coverage")
     if not snap.timeline.empty:
-        out["timeline"] = charts.champion_timeline(snap.timeline, title="When each model served")
+        out["timeline"] = charts.champion_timeline(snap.timeline, closed=closed,
+                                                   title="When each model served")
     return out

@@ -37,9 +37,25 @@ def prepared_bars(
     symbol: str, adjust: str = "split", outlier_policy: str = "use",
     start: dt.date | None = None, end: dt.date | None = None,
 ) -> PreparedBars:
+    from core.market.listing import exchange_for
+
     ctx = app_context()
     return load_series(ctx.db, symbol, adjust=adjust, outlier_policy=outlier_policy,
-                       start=start, end=end, exchange=ctx.settings.exchange)
+                       start=start, end=end,
+                       exchange=exchange_for(ctx.db, symbol, ctx.settings.exchange))
+
+
+@st.cache_data(ttl=LONG, show_spinner=False)
+def closed_days(symbol: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """Days in [start, end] without a session on ``symbol``'s exchange: a daily chart's
+    range breaks (no weekend or holiday gaps)."""
+    from core.market.listing import exchange_for
+
+    ctx = app_context()
+    # to the end of the last week: the chart checks whole weeks for weekend sessions
+    sunday = pd.Timestamp(end) + pd.Timedelta(days=6 - pd.Timestamp(end).dayofweek)
+    return trading_calendar(exchange_for(ctx.db, symbol, ctx.settings.exchange)).closed_days(
+        start, sunday)
 
 
 @st.cache_data(ttl=LONG, show_spinner=False)
@@ -60,3 +76,30 @@ def ingest_history(symbol: str | None) -> pd.DataFrame:
 def clear() -> None:
     """After any write: everything cached may be stale."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=LONG, show_spinner="Loading bars…")
+def period_bars(symbol: str, adjust: str, start: dt.date, end: dt.date,
+                period: str) -> pd.DataFrame:
+    """Bars of one period (day, week, month) between ``start`` and ``end``. Raw weekly bars
+    come from ``bars_weekly`` on TimescaleDB (the continuous aggregate) and are resampled
+    elsewhere; adjusted prices are adjusted on read, so their weeks and months are resampled
+    from the adjusted days."""
+    from core.market.indicators import resample_bars
+    from core.market.weekly import weekly_bars
+
+    if period == "week" and adjust == "raw":
+        weekly = weekly_bars(app_context().db, symbol)
+        monday = pd.Timestamp(start) - pd.Timedelta(days=pd.Timestamp(start).dayofweek)
+        return weekly[(weekly["date"] >= monday) & (weekly["date"] <= pd.Timestamp(end))
+                      ].reset_index(drop=True)
+    return resample_bars(prepared_bars(symbol, adjust, "use", start, end).frame, period)
+
+
+@st.cache_data(ttl=LONG, show_spinner="Rebasing…")
+def rebased_closes(symbols: tuple[str, ...], adjust: str, start: dt.date,
+                   end: dt.date) -> pd.DataFrame:
+    """Closes of ``symbols`` rebased to 100 on their first common trading day."""
+    from core.market.indicators import rebase
+
+    return rebase({s: prepared_bars(s, adjust, "use", start, end).close for s in symbols})

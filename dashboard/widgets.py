@@ -113,3 +113,22 @@ def lstm_settings(key_prefix: str) -> dict[str, object]:
                "from that held-out tail. "
                "Training runs on JAX's first device (a GPU if there is one, else the CPU).")
     return chosen
+
+
+def arma_overfit_warning(coefficients: dict[str, dict[str, float | None]]) -> None:
+    """A plain warning beside a coefficient table when the ARMA looks over-fitted
+    (near-cancelling AR and MA roots, or huge standard errors; the rule is
+    ``core.forecast.overfit.arma_overfit``). Shows nothing for a sound fit."""
+    from core.forecast.overfit import arma_overfit
+
+    check = arma_overfit(coefficients or {})
+    if check.overfitted:
+        st.warning(check.message, icon=":material/warning:")
+
+
+def table(frame: pd.DataFrame, **kwargs: object) -> None:
+    """``st.dataframe`` through the one table formatter (``dashboard.tables.styled``):
+    thousands separators, "-" for missing values, dates without "00:00:00"."""
+    from dashboard import tables
+
+    st.dataframe(tables.styled(frame), hide_index=True, **kwargs)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CoreError, ModelNotFound
-from dashboard import charts, keys, model_queries, nav, widgets
+from dashboard import charts, keys, model_queries, nav, queries, tables, widgets
 from dashboard.guard import stop_with
 from dashboard.selection import current_symbol
 
@@ -29,7 +29,6 @@ if limit is not None:
                "(refit it with a longer horizon to see further).")
 
 try:
-    table = model_queries.versions_table(symbol)
     fc = model_queries.forecast(symbol, days)
 except ModelNotFound as exc:
     st.info(str(exc), icon=":material/model_training:")
@@ -38,10 +37,10 @@ except ModelNotFound as exc:
 except CoreError as exc:
     stop_with(exc)
 
-others = table[table["id"] != fc.version_id]
+names = model_queries.version_labels(symbol)
 overlay_ids = c2.multiselect(
-    "Overlay other saved models", others["id"].tolist(),
-    format_func=lambda i: f"#{i} {others.set_index('id').loc[i, 'model']}", key=keys.FC_OVERLAY,
+    "Overlay other saved models", [i for i in names if i != fc.version_id],
+    format_func=names.__getitem__, key=keys.FC_OVERLAY,
 )
 show_naive = c3.toggle("Naive baseline", value=True, key=keys.FC_NAIVE)
 
@@ -63,8 +62,11 @@ m[1].metric("Forecast from", f"{fc.data_date:%Y-%m-%d}",
             f"trained to {fc.trained_until:%Y-%m-%d}", delta_color="off", delta_arrow="off")
 last = float(fc.history.iloc[-1])
 end = fc.forecast.iloc[-1]
-m[2].metric(f"Mean in {days} days", f"{end['mean']:,.2f}", f"{end['mean'] / last - 1:+.2%}")
-m[3].metric("95% range", f"{end['lo95']:,.2f} – {end['hi95']:,.2f}")
+places = tables.price_decimals(fc.history.iloc[-20:])
+m[2].metric(f"Mean in {tables.horizon_label(days)}", tables.price(end["mean"], places),
+            f"{end['mean'] / last - 1:+.2%}")
+m[3].metric("95% range", f"{tables.price(end['lo95'], places)} – "
+                         f"{tables.price(end['hi95'], places)}")
 
 overlays = {}
 if show_naive:
@@ -75,20 +77,20 @@ for vid in overlay_ids:
     except CoreError as exc:
         st.warning(f"Model #{vid} cannot forecast: {exc}")
         continue
-    overlays[f"#{vid} {other.model}"] = other.forecast
+    overlays[model_queries.version_label(int(vid), other.model)] = other.forecast
 
-history = fc.history.iloc[-250:]
-fan = charts.forecast_fan(history, fc.forecast, overlays=overlays,
-                          title=f"{symbol} · {fc.model} · {days}-day forecast")
+# Two years of history: the chart opens on the last six months and the forecast, with a
+# year and all of it one click away (more rows cost the browser seconds, not the server).
+history = fc.history.iloc[-504:]
+closed = queries.closed_days(symbol, history.index[0].date(),
+                             fc.forecast["date"].iloc[-1].date())
+fan = charts.forecast_fan(history, fc.forecast, overlays=overlays, closed=closed,
+                          title=f"{symbol} · {fc.model} · {tables.horizon_label(days)} forecast")
 st.plotly_chart(fan, key="fc_chart", config={"displaylogo": False})
 if fc.exog_policy:
     st.caption(f"Exogenous inputs policy: **{fc.exog_policy}** (stored with every forecast).")
 
-st.dataframe(fc.forecast, hide_index=True, column_config={
-    "date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
-    **{c: st.column_config.NumberColumn(c, format="%.2f")
-       for c in ("mean", "lo80", "hi80", "lo95", "hi95", "naive")},
-})
+st.dataframe(tables.styled(fc.forecast), hide_index=True)
 st.download_button("Download forecast CSV", widgets.csv_bytes(fc.forecast),
                    file_name=f"{symbol}_forecast_{fc.data_date}_{days}d.csv", mime="text/csv",
                    icon=":material/download:", key="fc_download")

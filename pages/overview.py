@@ -9,7 +9,7 @@ import streamlit as st
 from core import jobs
 from core.demo import demo_loaded
 from core.errors import CoreError
-from dashboard import keys, monitor_queries, nav, queries, widgets
+from dashboard import keys, monitor_queries, nav, queries, tables, widgets
 from dashboard.guard import run
 from dashboard.resources import app_context
 
@@ -71,7 +71,8 @@ for i, symbol in enumerate(watch):
             continue
         st.markdown(f"#### {symbol}")
         a, b = st.columns(2)
-        a.metric("Last close", f"{card.last_close:,.2f}",
+        places = tables.price_decimals([card.last_close])
+        a.metric("Last close", tables.price(card.last_close, places),
                  f"{card.change:+.2%}" if card.change is not None else None,
                  help=f"Bar of {card.last_date:%Y-%m-%d}")
         if card.sample:
@@ -98,8 +99,9 @@ for i, symbol in enumerate(watch):
             if card.next_mean is not None and card.next_date is not None:
                 st.markdown(
                     f"**Next forecast** ({card.next_date:%a %d %b %Y}): "
-                    f"**{card.next_mean:,.2f}** (80%: {card.next_lo80:,.2f} – "
-                    f"{card.next_hi80:,.2f})"
+                    f"**{tables.price(card.next_mean, places)}** (80%: "
+                    f"{tables.price(card.next_lo80, places)} – "
+                    f"{tables.price(card.next_hi80, places)})"
                 )
             elif card.forecast_error:
                 st.warning(card.forecast_error)
@@ -113,7 +115,7 @@ for i, symbol in enumerate(watch):
                      delta_color="inverse" if card.mase_30 > 1 else "normal", delta_arrow="off",
                      help="Model MAE / naive MAE over the last 30 scored days; below 1 beats "
                           "'tomorrow = today'.")
-        d.metric("Open alerts", card.open_alerts)
+        d.metric("Open alerts", f"{card.open_alerts:,}")
         links = st.columns(3)
         links[0].page_link(nav.EXPLORER, label="Data", icon=":material/candlestick_chart:",
                            query_params={"symbol": symbol})

@@ -118,6 +118,17 @@ class TradingCalendar:
         """The close of session ``day`` (aware, UTC; early closes included)."""
         return self._cal.session_close(pd.Timestamp(day)).to_pydatetime()
 
+    def closed_days(self, start: dt.date | str, end: dt.date | str) -> pd.DatetimeIndex:
+        """Calendar days with ``start <= day <= end`` on which the exchange has no session
+        (weekends and holidays): the gaps a daily chart leaves out of its time axis.
+
+        >>> cal = trading_calendar("XNYS")
+        >>> [f"{d:%a %d}" for d in cal.closed_days("2024-12-21", "2024-12-26")]
+        ['Sat 21', 'Sun 22', 'Wed 25']
+        """
+        days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
+        return days[~days.isin(self._sessions)]
+
     def count_sessions(self, start: dt.date | str, end: dt.date | str) -> int:
         """Number of sessions with ``start < session <= end`` (trading days elapsed)."""
         lo = int(self._sessions.searchsorted(pd.Timestamp(start), side="right"))
