@@ -206,9 +206,9 @@ if done is not None and version_id and role is not None:
             st.plotly_chart(charts.fold_errors(fitted.folds, metric="rmse",
                                                title="RMSE per fold: model vs naive"),
                             key="fit_folds_chart")
-            st.dataframe(fitted.folds, hide_index=True)
+            widgets.table(fitted.folds)
             st.markdown("**By horizon step**")
-            st.dataframe(fitted.steps, hide_index=True)
+            widgets.table(fitted.steps)
     with tab_coef:
         coefs = info.get("coefficients") or {}
         if coefs:
@@ -216,7 +216,8 @@ if done is not None and version_id and role is not None:
                 [{"parameter": k, "estimate": v["coef"], "std. error": v["se"]}
                  for k, v in coefs.items()]
             )
-            st.dataframe(table, hide_index=True)
+            widgets.table(table)
+            widgets.arma_overfit_warning(coefs)
         else:
             st.caption("This model has no estimated coefficients.")
     with tab_diag:
@@ -232,7 +233,7 @@ if done is not None and version_id and role is not None:
             verdict = ("no autocorrelation left (white noise at 5%)" if diag.white_noise
                        else "autocorrelation left in the residuals")
             st.markdown(f"**Ljung-Box:** {verdict}")
-            st.dataframe(diag.ljung_box, hide_index=True)
+            widgets.table(diag.ljung_box)
 
     if role == drafts.DRAFT and actor.is_analyst and st.button(
         "Save as challenger", key=keys.FIT_SAVE, icon=":material/save:"
@@ -260,7 +261,7 @@ if table.empty:
     st.stop()
 if keys.FIT_NOTICE in st.session_state:
     st.success(st.session_state.pop(keys.FIT_NOTICE), icon=":material/check_circle:")
-st.dataframe(table, hide_index=True)
+widgets.table(table)
 
 challengers = table[table["role"] == "challenger"]["id"].tolist()
 champion_now = model_queries.champion_id(symbol)
@@ -314,7 +315,8 @@ if actor.is_analyst:
         st.markdown("**Promote a challenger** — gated: it must not be worse than the champion "
                     "on the same backtest folds. Check the verdict, then confirm.")
         if challengers:
-            chosen = int(st.selectbox("Challenger", challengers, key=keys.FIT_CHALLENGER))
+            chosen = int(st.selectbox("Challenger", challengers, key=keys.FIT_CHALLENGER,
+                                      format_func=model_queries.version_labels(symbol).__getitem__))
             # The reason box belongs to one version's verdict: another choice, or a used
             # override, starts it empty.
             if (st.session_state.pop(keys.FIT_CLEAR_OVERRIDE, False)

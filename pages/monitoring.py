@@ -156,12 +156,12 @@ with c2:
 tab_steps, tab_alerts, tab_drift, tab_models, tab_ledger = st.tabs(
     ["Per horizon", "Alerts", "Drift", "Model versions", "Ledger"])
 with tab_steps:
-    st.dataframe(snap.by_step.reset_index(), hide_index=True)
+    widgets.table(snap.by_step.reset_index())
 with tab_alerts:
     if snap.alerts.empty:
         st.success("No alerts so far.")
     else:
-        st.dataframe(snap.alerts, hide_index=True)
+        widgets.table(snap.alerts)
     st.caption(
         f"Rules: RMSE above {limits.rmse_abs:g} or above {limits.rmse_pct_of_price:g}% of the "
         f"price; MAE ratio to naive above 1 for {limits.mae_ratio_above_one_days} days; "
@@ -175,7 +175,7 @@ with tab_drift:
     if snap.drift.empty:
         st.success("No drift detected in the forecast errors.")
     else:
-        st.dataframe(snap.drift, hide_index=True)
+        widgets.table(snap.drift)
     st.caption("Detectors watch each one-step error standardised by the forecast's own "
                "sigma (from its stored 95% band): ADWIN over z² = **volatility**, ADWIN over "
                "z = **bias**, KSWIN over z = **shape**.")
@@ -190,10 +190,9 @@ with tab_drift:
 with tab_models:
     if "timeline" in figs:
         st.plotly_chart(figs["timeline"], key="mon_timeline")
-    st.dataframe(model_queries.versions_table(symbol), hide_index=True)
+    widgets.table(model_queries.versions_table(symbol))
 with tab_ledger:
-    st.dataframe(snap.ledger.sort_values(["target_date", "step"], ascending=False),
-                 hide_index=True, height=320)
+    widgets.table(snap.ledger.sort_values(["target_date", "step"], ascending=False), height=320)
     st.download_button("Download ledger CSV", widgets.csv_bytes(snap.ledger),
                        file_name=f"{symbol}_ledger.csv", mime="text/csv",
                        icon=":material/download:", key="mon_download")

@@ -195,14 +195,15 @@ def test_promote_override_and_roll_back_two_steps(page: Any, prepared: Prepared)
     _expect_roles(page, {mean: "challenger", drift: "challenger", poor: "champion"})
 
     # Promote the passing challenger: verdict first, nothing changes until confirmed.
-    _choose(page, keys.FIT_CHALLENGER, str(drift))
+    # Challengers are named ("model 12 · drift"), not bare ids.
+    _choose(page, keys.FIT_CHALLENGER, re.compile(rf"^model {drift} · "))
     _click(page, keys.FIT_PROMOTE, "Promote…")
     _wait_text(page, re.compile(r"Gate: challenger RMSE .* not worse than the champion"))
     assert _roles_on_screen(page)[poor] == "champion"
     _click(page, keys.FIT_PROMOTE_CONFIRM, f"Confirm promotion model {drift}")
     _wait_text(page, f"Model {drift} is now the champion.")
     _expect_roles(page, {mean: "challenger", drift: "champion", poor: "retired"})
-    assert _options(page, keys.FIT_CHALLENGER) == [str(mean)]
+    assert [int(o.split(" ")[1]) for o in _options(page, keys.FIT_CHALLENGER)] == [mean]
 
     # The failing one: the verdict says so, the override needs a reason.
     _click(page, keys.FIT_PROMOTE, "Promote…")
@@ -267,7 +268,7 @@ def test_an_arimax_champions_forecast_page_bounds_the_slider(
     assert slider.input_value() == "5"
     page.get_by_text("Mean in 5 days").wait_for()
     slider.press("Home")
-    page.get_by_text("Mean in 1 days").wait_for(timeout=CLICK_TIMEOUT)
+    page.get_by_text("Mean in 1 day", exact=True).wait_for(timeout=CLICK_TIMEOUT)
     _settle(page)
     assert slider.input_value() == "1"
     assert page.locator("[data-testid='stAlert']").filter(
