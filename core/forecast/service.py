@@ -297,6 +297,8 @@ class ForecastView:
     random_walk: bool
     data_date: dt.date
     logged: int = 0  # ledger rows this call added (0 when not asked to log, or logged before)
+    band_method: str = "model"  # the published bands, e.g. "garch+aci" (core.monitor.published)
+    band_scales: tuple[list[float], list[float]] = ((), ())  # type: ignore[assignment]
 
 
 def max_horizon(version: ModelVersion) -> int | None:
@@ -342,19 +344,29 @@ def forecast(
     """The champion's (or a chosen version's) forecast ``days`` trading days ahead.
 
     The naive forecast for the same targets is computed beside it, and both go to the
-    prediction ledger so the monitoring page can score them when actuals arrive.
+    prediction ledger so the monitoring page can score them when actuals arrive. The bands
+    are the published ones: the model's own, corrected per step by the adaptive conformal
+    layer that the symbol's reconciled ledger drives (``core.monitor.published``; the
+    version's ``calibration`` can switch it off).
     """
+    from core.monitor import ledger, published
+
     days = check_horizon(days)
     loaded = load_model(db, settings, symbol, version_id=version_id)
-    result = loaded.forecaster.predict(days)
     y = loaded.data.y
-    naive = make_forecaster("naive", log=bool(getattr(loaded.forecaster, "log", True)),
-                            exchange=loaded.data.bars.exchange).fit(y).predict(days)
     data_date = pd.Timestamp(y.index[-1]).date()
+    log = bool(getattr(loaded.forecaster, "log", True))
+    with db.read() as session:
+        bands = published.publish_bands(
+            session, loaded.version.symbol, loaded.forecaster.predict(days), log=log,
+            base=loaded.forecaster.band_base,
+            calibration=published.calibration_of(loaded.version.spec), as_of=data_date,
+        )  # fmt: skip
+    result = bands.result
+    naive = make_forecaster("naive", log=log,
+                            exchange=loaded.data.bars.exchange).fit(y).predict(days)
     logged = 0
     if log_to_ledger:
-        from core.monitor import ledger
-
         with db.begin() as session:
             logged = ledger.log_forecast(
                 session, symbol=loaded.version.symbol, model_version_id=loaded.version.id,
@@ -372,4 +384,6 @@ def forecast(
         symbol=loaded.version.symbol, version=loaded.version, result=result, naive=naive,
         history=y, warnings=loaded.warnings, beats_naive=_beats_naive(loaded.version),
         random_walk=random_walk, data_date=data_date, logged=logged,
+        band_method=bands.method,
+        band_scales=(bands.scale80.tolist(), bands.scale95.tolist()),
     )
