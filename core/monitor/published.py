@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Prediction
@@ -90,49 +90,52 @@ def aci_from_misses(steps: np.ndarray, miss80: np.ndarray, miss95: np.ndarray, h
                     gamma: float = conformal.ACI_GAMMA) -> AciState:
     """The ACI state after a hit/miss history (``steps`` 1-based; misses 0/1)."""
     steps = np.asarray(steps, dtype=np.int64)
-    alpha = np.empty((horizon, 2))
-    n = np.zeros(horizon, dtype=np.int64)
-    for k in range(1, horizon + 1):
-        at = steps == k
-        n[k - 1] = int(at.sum())
-        alpha[k - 1, 0] = conformal.aci_alpha(np.asarray(miss80)[at], conformal.LEVELS[0], gamma)
-        alpha[k - 1, 1] = conformal.aci_alpha(np.asarray(miss95)[at], conformal.LEVELS[1], gamma)
+    at = [steps == k for k in range(1, horizon + 1)]
+    return aci_from_counts(np.array([a.sum() for a in at]),
+                           np.array([np.asarray(miss80)[a].sum() for a in at]),
+                           np.array([np.asarray(miss95)[a].sum() for a in at]), gamma)
+
+
+def aci_from_counts(n: np.ndarray, misses80: np.ndarray, misses95: np.ndarray,
+                    gamma: float = conformal.ACI_GAMMA) -> AciState:
+    """The ACI state from per-step counts (the recursion is a sum, so the number of
+    reconciled forecasts and of misses per step is all it needs)."""
+    n = np.asarray(n, dtype=np.int64)
+    alpha = np.empty((len(n), 2))
+    for j, (level, misses) in enumerate(zip(conformal.LEVELS, (misses80, misses95),
+                                            strict=True)):
+        a = 1.0 - level
+        alpha[:, j] = a + gamma * (n * a - np.asarray(misses, dtype=np.float64))
     return AciState(alpha, n, gamma)
 
 
-def ledger_misses(session: Session, symbol: str, horizon: int,
+def ledger_counts(session: Session, symbol: str, horizon: int,
                   as_of: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(step, miss80, miss95) of the reconciled published bands of ``symbol`` with steps
-    1..``horizon`` and targets on or before ``as_of``, one per (data date, step), oldest
-    first (see the module docstring)."""
+    """Per step 1..``horizon``: reconciled published forecasts of ``symbol`` with targets on
+    or before ``as_of`` (one per data date and step, the first logged), and how many of
+    them fell outside their 80% and 95% bands. One aggregate query."""
+    mine = (Prediction.symbol == symbol, Prediction.actual.is_not(None),
+            Prediction.step <= horizon, Prediction.target_date <= as_of)
+    first = select(func.min(Prediction.id)).where(*mine).group_by(Prediction.data_date,
+                                                                  Prediction.step)
+    out80 = or_(Prediction.actual < Prediction.lo80, Prediction.actual > Prediction.hi80)
+    out95 = or_(Prediction.actual < Prediction.lo95, Prediction.actual > Prediction.hi95)
     stmt = (
-        select(Prediction.data_date, Prediction.step, Prediction.actual, Prediction.lo80,
-               Prediction.hi80, Prediction.lo95, Prediction.hi95)
-        .where(Prediction.symbol == symbol, Prediction.actual.is_not(None),
-               Prediction.step <= horizon, Prediction.target_date <= as_of)
-        .order_by(Prediction.id)
+        select(Prediction.step, func.count(), func.sum(case((out80, 1), else_=0)),
+               func.sum(case((out95, 1), else_=0)))
+        .where(Prediction.id.in_(first))
+        .group_by(Prediction.step)
     )
-    seen: set[tuple[dt.date, int]] = set()
-    rows: list[tuple[float, float, float, float, float, float]] = []
-    for data_date, k, actual, lo80, hi80, lo95, hi95 in session.execute(stmt):
-        key = (data_date, int(k))
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append((float(k), float(actual or 0.0), lo80, hi80, lo95, hi95))
-    table = np.array(rows, dtype=np.float64).reshape(-1, 6)
-    a = table[:, 1]
-    miss80 = ((a < table[:, 2]) | (a > table[:, 3])).astype(np.float64)
-    miss95 = ((a < table[:, 4]) | (a > table[:, 5])).astype(np.float64)
-    steps = table[:, 0].astype(np.int64)
-    return steps, miss80, miss95
+    n, m80, m95 = np.zeros(horizon), np.zeros(horizon), np.zeros(horizon)
+    for step, count, miss80, miss95 in session.execute(stmt):
+        n[int(step) - 1], m80[int(step) - 1], m95[int(step) - 1] = count, miss80, miss95
+    return n.astype(np.int64), m80, m95
 
 
 def aci_state(session: Session, symbol: str, horizon: int, as_of: dt.date,
               gamma: float = conformal.ACI_GAMMA) -> AciState:
     """The ACI state of ``symbol``'s published bands for a forecast made on ``as_of``."""
-    steps, miss80, miss95 = ledger_misses(session, symbol, horizon, as_of)
-    return aci_from_misses(steps, miss80, miss95, horizon, gamma)
+    return aci_from_counts(*ledger_counts(session, symbol, horizon, as_of), gamma=gamma)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,12 @@ def missed_history(db: Database, n: int, *, step: int = 1) -> dt.date:
 
 def test_aci_state_follows_the_ledger_misses(db: Database) -> None:
     last = missed_history(db, 40)
+    days = pd.bdate_range("2024-01-02", periods=41).date
+    with db.begin() as s:  # a challenger logged the same days later: the first logged counts
+        other = add_model_version(s, role="challenger")
+        for i in range(40):
+            log_simple(s, other, days[i], [days[i + 1]], [110.0], 110.0)
+        reconcile(s, "MSFT")
     with db.read() as s:
         state = published.aci_state(s, "MSFT", 3, last)
         before = published.aci_state(s, "MSFT", 3, last - dt.timedelta(days=30))
