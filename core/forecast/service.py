@@ -36,6 +36,7 @@ from core.forecast.lstm import epoch_progress
 from core.forecast.result import ForecastResult
 from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
+from core.monitor.published import DEFAULT_CALIBRATION, band_method
 from core.settings import Settings
 from core.symbols import check_symbol
 
@@ -182,8 +183,23 @@ def fit_model(
                 data.y, data.X, folds=request.folds, horizon=request.horizon,
                 step=request.step, refit="every", progress=on_fold,
             )
+    if report is not None:
+        choose_band_layer(forecaster, report)
     progress(1.0, "Fitted")
     return FittedModel(request, forecaster, data, fit_seconds, report)
+
+
+def choose_band_layer(forecaster: Forecaster, report: BacktestReport) -> None:
+    """Serve the band method the backtest scored best (lowest mean interval score at 80%
+    and 95% on its folds): a GARCH layer that lost to the mean model's own Gaussian bands
+    is dropped, and the warning says so with both scores."""
+    scores, chosen = report.band_scores, report.band_method
+    base = forecaster.band_base
+    serve = getattr(forecaster, "serve_gaussian", None)
+    if chosen == "gaussian" and base != "gaussian" and serve is not None and base in scores:
+        serve(f"the backtest scored the Gaussian bands better than {base} (interval score "
+              f"{scores['gaussian']['is']:.3f} vs {scores[base]['is']:.3f} % of price); "
+              "serving Gaussian bands")
 
 
 def describe_fit(fitted: FittedModel) -> registry.NewVersion:
@@ -195,7 +211,9 @@ def describe_fit(fitted: FittedModel) -> registry.NewVersion:
         symbol=check_symbol(request.symbol),
         kind=request.kind,
         engine=request.options.get("engine"),
-        spec={**request.spec(), "order": summary.get("order"), "label": fitted.forecaster.label},
+        spec={**request.spec(), "order": summary.get("order"), "label": fitted.forecaster.label,
+              "calibration": DEFAULT_CALIBRATION,
+              "band_method": band_method(fitted.forecaster.band_base, DEFAULT_CALIBRATION)},
         exog_policy=request.options.get("exog_policy") if request.kind == "arimax" else None,
         train_start=pd.Timestamp(y.index[0]).date(),
         train_end=pd.Timestamp(y.index[-1]).date(),
