@@ -166,6 +166,10 @@ if done is not None and version_id and role is not None:
                 icon=":material/balance:")
     if info.get("fallback_reason"):
         st.info(f"Fit note: {info['fallback_reason']}")
+    if fitted.band_method:
+        st.caption(f"Published bands: **{fitted.band_method}** (the model's band layer; "
+                   "'+aci': corrected every day by the adaptive conformal layer that the "
+                   "reconciled ledger drives)")
     if info.get("band_warning"):
         st.warning(f"Bands: {info['band_warning']}", icon=":material/warning:")
     if info.get("weights"):
@@ -183,6 +187,11 @@ if done is not None and version_id and role is not None:
             st.dataframe(fitted.folds, hide_index=True)
             st.markdown("**By horizon step**")
             st.dataframe(fitted.steps, hide_index=True)
+            if fitted.band_scores is not None:
+                st.markdown("**Band methods on the same folds** (interval score in % of "
+                            "price, lower is better; the lowest mean of 80% and 95% is "
+                            "served)")
+                st.dataframe(fitted.band_scores, hide_index=True)
     with tab_coef:
         coefs = info.get("coefficients") or {}
         if coefs:

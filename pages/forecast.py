@@ -64,7 +64,10 @@ m[1].metric("Forecast from", f"{fc.data_date:%Y-%m-%d}",
 last = float(fc.history.iloc[-1])
 end = fc.forecast.iloc[-1]
 m[2].metric(f"Mean in {days} days", f"{end['mean']:,.2f}", f"{end['mean'] / last - 1:+.2%}")
-m[3].metric("95% range", f"{end['lo95']:,.2f} – {end['hi95']:,.2f}")
+m[3].metric("95% range", f"{end['lo95']:,.2f} – {end['hi95']:,.2f}", fc.band_method,
+            delta_color="off", delta_arrow="off",
+            help="Published bands: the model's band layer; '+aci' corrected every day by the "
+                 "adaptive conformal layer that the reconciled ledger drives")
 
 overlays = {}
 if show_naive:
