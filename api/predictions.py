@@ -87,6 +87,7 @@ def compute(rt: Runtime, symbol: str, days: int, key: str) -> bytes:
         data_date=view.data_date,
         beats_naive=view.beats_naive,
         random_walk=view.random_walk,
+        band_method=view.band_method,
         dates=[d.date() for d in r.dates],
         mean=r.mean.tolist(),
         lo80=r.lo80.tolist(),

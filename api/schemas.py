@@ -39,6 +39,9 @@ class PredictResponse(BaseModel):
         "(majority of folds); null when it was saved without a backtest"
     )
     random_walk: bool
+    band_method: str = Field(
+        "", description="The published bands: the model's band layer, '+aci' when the "
+        "ledger-driven adaptive conformal layer corrects them (e.g. garch+aci)")
     dates: list[dt.date]
     mean: list[float]
     lo80: list[float]

@@ -168,6 +168,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             "model": (view.version.spec or {}).get("label", view.version.kind),
             "data_date": view.data_date.isoformat(),
             "beats_naive": view.beats_naive,
+            "band_method": view.band_method,
             "warnings": view.warnings,
             "forecast": [
                 {"date": day.date().isoformat(), "mean": float(m), "lo80": float(a),
@@ -183,7 +184,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for warning in view.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     label = (view.version.spec or {}).get("label", view.version.kind)
-    print(f"{view.symbol} from {view.data_date} with model {view.version.id} ({label})")
+    print(f"{view.symbol} from {view.data_date} with model {view.version.id} ({label}), "
+          f"bands {view.band_method}")
     if view.beats_naive is False:
         print("note: this model did not beat the naive forecast in its backtest")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

@@ -299,7 +299,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--retrain-weekday", type=int, default=0, help="0=Monday .. 6=Sunday")
     r.add_argument("--train-days", type=int, default=1000, help="trailing training window")
     r.add_argument("--detector", default="all",
-                   choices=("all", "volatility", "bias", "shape", "adwin", "kswin"),
+                   choices=("all", "volatility", "bias", "shape", "adwin", "kswin", "pagehinkley"),
                    help="kinds of change watched on the standardised errors (default all)")
     r.add_argument("--into-production", action="store_true",
                    help="write into the production database (champion, ledger, alerts); "

@@ -17,6 +17,7 @@ from core.forecast.backtest import METRICS
 from core.forecast.diagnostics import Diagnostics, residual_diagnostics
 from core.forecast.lstm import LstmCondition
 from core.forecast.service import lstm_condition as champion_lstm_condition
+from core.monitor import published
 from dashboard.resources import app_context
 
 TTL = dt.timedelta(minutes=5)
@@ -46,6 +47,8 @@ class FitView:
     diagnostics: Diagnostics | None
     diagnostics_note: str = ""
     warnings: list[str] = field(default_factory=list)
+    band_method: str = ""  # the published bands, e.g. "garch+aci"
+    band_scores: pd.DataFrame | None = None  # method, is80, is95, is, coverage80/95, chosen
 
     @property
     def folds_won(self) -> tuple[int, int] | None:
@@ -105,6 +108,18 @@ def lstm_condition(symbol: str) -> LstmCondition | None:
     return champion_lstm_condition(ctx.db, ctx.settings, symbol)
 
 
+def band_scores_frame(report: dict[str, Any] | None) -> pd.DataFrame | None:
+    """The backtest's band methods side by side (naive beside them), the chosen one
+    marked; None for a backtest from before band scoring."""
+    scores = (report or {}).get("band_scores") or {}
+    if not scores:
+        return None
+    chosen = (report or {}).get("band_method")
+    rows = [{"bands": m, **v, "chosen": m == chosen} for m, v in scores.items()]
+    columns = ["bands", "is80", "is95", "is", "coverage80", "coverage95", "chosen"]
+    return pd.DataFrame(rows)[columns]
+
+
 def current_role(version_id: int) -> str | None:
     """The version's role now (draft until saved); None once a newer draft replaced it.
     Not cached: "Save as challenger" changes it."""
@@ -133,6 +148,9 @@ def fit_view(version_id: int) -> FitView:
         kind=v.kind, n_obs=v.n_obs, aic=v.aic, bic=v.bic, fit_seconds=v.fit_seconds,
         summary=summary, backtest=v.backtest, folds=folds, steps=steps,
         diagnostics=diagnostics, diagnostics_note=note, warnings=loaded.warnings,
+        band_method=str((v.spec or {}).get("band_method") or published.band_method(
+            loaded.forecaster.band_base, published.calibration_of(v.spec))),
+        band_scores=band_scores_frame(v.backtest),
     )
 
 

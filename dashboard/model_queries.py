@@ -87,6 +87,7 @@ class ForecastPayload:
     beats_naive_text: str
     random_walk: bool
     exog_policy: str | None
+    band_method: str = ""  # the published bands, e.g. "garch+aci"
 
 
 @st.cache_data(ttl=TTL, show_spinner="Forecasting…")
@@ -104,6 +105,7 @@ def forecast(symbol: str, days: int, version_id: int | None = None) -> ForecastP
         forecast=frame, history=view.history, warnings=view.warnings,
         beats_naive=view.beats_naive, beats_naive_text=_beats(view.version),
         random_walk=view.random_walk, exog_policy=view.version.exog_policy,
+        band_method=view.band_method,
     )
 
 

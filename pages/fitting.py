@@ -183,6 +183,10 @@ if done is not None and version_id and role is not None:
                 icon=":material/balance:")
     if info.get("fallback_reason"):
         st.info(f"Fit note: {info['fallback_reason']}")
+    if fitted.band_method:
+        st.caption(f"Published bands: **{fitted.band_method}** (the model's band layer; "
+                   "'+aci': corrected every day by the adaptive conformal layer that the "
+                   "reconciled ledger drives)")
     if info.get("band_warning"):
         st.warning(f"Bands: {info['band_warning']}", icon=":material/warning:")
     ensemble = fit_queries.ensemble_view(info)
@@ -209,6 +213,11 @@ if done is not None and version_id and role is not None:
             widgets.table(fitted.folds)
             st.markdown("**By horizon step**")
             widgets.table(fitted.steps)
+            if fitted.band_scores is not None:
+                st.markdown("**Band methods on the same folds** (interval score in % of "
+                            "price, lower is better; the lowest mean of 80% and 95% is "
+                            "served)")
+                widgets.table(fitted.band_scores)
     with tab_coef:
         coefs = info.get("coefficients") or {}
         if coefs:

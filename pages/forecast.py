@@ -66,7 +66,10 @@ places = tables.price_decimals(fc.history.iloc[-20:])
 m[2].metric(f"Mean in {tables.horizon_label(days)}", tables.price(end["mean"], places),
             f"{end['mean'] / last - 1:+.2%}")
 m[3].metric("95% range", f"{tables.price(end['lo95'], places)} – "
-                         f"{tables.price(end['hi95'], places)}")
+                         f"{tables.price(end['hi95'], places)}", fc.band_method,
+            delta_color="off", delta_arrow="off",
+            help="Published bands: the model's band layer; '+aci' corrected every day by the "
+                 "adaptive conformal layer that the reconciled ledger drives")
 
 overlays = {}
 if show_naive:

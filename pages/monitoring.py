@@ -177,8 +177,8 @@ with tab_drift:
     else:
         widgets.table(snap.drift)
     st.caption("Detectors watch each one-step error standardised by the forecast's own "
-               "sigma (from its stored 95% band): ADWIN over z² = **volatility**, ADWIN over "
-               "z = **bias**, KSWIN over z = **shape**.")
+               "sigma (from its stored 95% band): Page-Hinkley over z² (|z| capped at 4) = "
+               "**volatility**, ADWIN over z = **bias**, KSWIN over z = **shape**.")
     if st.toggle("Show the detectors' calibration on the bundled series (~15 s)",
                  key=keys.MON_CALIBRATION):
         st.dataframe(monitor_queries.drift_calibration(), hide_index=True)

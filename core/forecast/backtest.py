@@ -72,6 +72,11 @@ class BacktestReport:
     summary: dict[str, float] = field(default_factory=dict)
     naive_summary: dict[str, float] = field(default_factory=dict)
     folds_won: int = 0
+    # Band methods scored on the same folds (``band_scores``: method -> is80, is95, is,
+    # coverage80, coverage95; naive beside them) and the one with the lowest mean interval
+    # score at 80% and 95% (``band_method``; see ``choose_bands``).
+    band_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    band_method: str | None = None
 
     @property
     def beats_naive_text(self) -> str:
@@ -186,19 +191,75 @@ def _fit_predict(f: Forecaster, y: pd.Series, X: pd.DataFrame | None, origin: in
     return _clone(f).fit(y.iloc[:origin], xs).predict(horizon)
 
 
+def _fit_candidates(f: Forecaster, y: pd.Series, X: pd.DataFrame | None, origin: int,
+                    horizon: int) -> dict[str, ForecastResult]:
+    xs = None if X is None else X.iloc[:origin]
+    return band_candidates(_clone(f).fit(y.iloc[:origin], xs), horizon)
+
+
+def band_candidates(model: Forecaster, horizon: int) -> dict[str, ForecastResult]:
+    """The forecasts of every band method a fitted model can serve, on its one mean: its
+    own layer (``band_base``, first) and, for a model with a GARCH layer, the Gaussian
+    bands of the mean model's variance."""
+    out = {model.band_base: model.predict(horizon)}
+    if model.band_base != "gaussian" and getattr(model, "band_layer_", None) is not None:
+        out["gaussian"] = model.predict_gaussian(horizon)
+    return out
+
+
+def band_score(actual: np.ndarray, fcs: list[ForecastResult]) -> dict[str, float]:
+    """Interval score (Gneiting & Raftery, ``metrics.interval_score``) at 80% and 95%, their
+    mean ``is`` and coverage, over folds; each fold's score in % of its first actual, so
+    folds at different price levels weigh alike."""
+    is80, is95, c80, c95 = [], [], [], []
+    for a, f in zip(actual, fcs, strict=True):
+        scale = 100.0 / float(a[0])
+        is80.append(scale * mx.interval_score(a, f.lo80, f.hi80, 0.2))
+        is95.append(scale * mx.interval_score(a, f.lo95, f.hi95, 0.05))
+        c80.append(mx.coverage(a, f.lo80, f.hi80))
+        c95.append(mx.coverage(a, f.lo95, f.hi95))
+    out = {"is80": float(np.mean(is80)), "is95": float(np.mean(is95)),
+           "coverage80": float(np.mean(c80)), "coverage95": float(np.mean(c95))}
+    out["is"] = (out["is80"] + out["is95"]) / 2
+    return out
+
+
+def choose_bands(scores: dict[str, dict[str, float]]) -> str | None:
+    """The band method with the lowest mean interval score at 80% and 95% (naive is a
+    reference, not a candidate); None without candidates.
+
+    >>> choose_bands({"garch": {"is": 3.0}, "gaussian": {"is": 3.5}, "naive": {"is": 1.0}})
+    'garch'
+    """
+    candidates = {m: v["is"] for m, v in scores.items() if m != "naive"}
+    return min(candidates, key=lambda m: candidates[m]) if candidates else None
+
+
 def rolling_forecasts(forecaster: Forecaster, y: pd.Series, X: pd.DataFrame | None,
                       origins: list[int], horizon: int, refit: str | int = "every",
-                      progress: Progress | None = None, n_jobs: int = 1) -> list[ForecastResult]:
-    """The forecast made at each origin under the refit policy (the model is cloned)."""
+                      progress: Progress | None = None, n_jobs: int = 1,
+                      candidates: dict[str, list[ForecastResult]] | None = None,
+                      ) -> list[ForecastResult]:
+    """The forecast made at each origin under the refit policy (the model is cloned).
+
+    ``candidates``, when given, is filled with every band method's forecast per fold
+    (:func:`band_candidates`)."""
     plan = _refit_plan(refit, len(origins))
     if all(plan) and n_jobs != 1 and len(origins) > 1:
         from joblib import Parallel, delayed
 
         if progress:
             progress(0.0, f"fitting {len(origins)} folds in parallel")
-        out = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_predict)(forecaster, y, X, o, horizon) for o in origins)
-        return list(out)
+        if candidates is None:
+            out = Parallel(n_jobs=n_jobs)(
+                delayed(_fit_predict)(forecaster, y, X, o, horizon) for o in origins)
+            return list(out)
+        per_fold = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_candidates)(forecaster, y, X, o, horizon) for o in origins)
+        for per_method in per_fold:
+            for method, fc in per_method.items():
+                candidates.setdefault(method, []).append(fc)
+        return [next(iter(per_method.values())) for per_method in per_fold]
     fcs: list[ForecastResult] = []
     model: Forecaster | None = None
     prev = 0
@@ -212,7 +273,13 @@ def rolling_forecasts(forecaster: Forecaster, y: pd.Series, X: pd.DataFrame | No
             new_x = None if X is None else X.iloc[prev:origin]
             model.update(y.iloc[prev:origin], new_x)
         prev = origin
-        fcs.append(model.predict(horizon))
+        if candidates is None:
+            fcs.append(model.predict(horizon))
+            continue
+        per_method = band_candidates(model, horizon)
+        fcs.append(per_method[model.band_base])
+        for method, fc in per_method.items():
+            candidates.setdefault(method, []).append(fc)
     return fcs
 
 
@@ -234,9 +301,17 @@ def backtest(forecaster: Forecaster | Callable[[], Forecaster], y: pd.Series,
     if folds < 1 or step < 1:
         raise ValidationFailed(f"folds and step must be >= 1, got folds={folds}, step={step}")
     origins = _origins(len(y), folds, horizon, step, forecaster.min_obs())
-    fcs = rolling_forecasts(forecaster, y, X, origins, horizon, refit, progress, n_jobs)
+    candidates: dict[str, list[ForecastResult]] = {}
+    fcs = rolling_forecasts(forecaster, y, X, origins, horizon, refit, progress, n_jobs,
+                            candidates=candidates)
     naive = Naive(log=forecaster.log, exchange=forecaster.exchange)
     nfcs = rolling_forecasts(naive, y, None, origins, horizon, "every")
+    values = y.to_numpy(dtype=np.float64)
+    actual = np.array([values[o : o + horizon] for o in origins])
+    # a method some fold could not serve (a GARCH fit that fell back) is not comparable
+    band_scores = {m: band_score(actual, f) for m, f in candidates.items()
+                   if len(f) == len(origins)}
+    band_scores["naive"] = band_score(actual, nfcs)
     scores = [_score(i, y, o, f, n)
               for i, (o, f, n) in enumerate(zip(origins, fcs, nfcs, strict=True))]
     nscores = [_score(i, y, o, n, n)
@@ -251,4 +326,5 @@ def backtest(forecaster: Forecaster | Callable[[], Forecaster], y: pd.Series,
         naive_per_step=_per_step(y, origins, nfcs, nfcs),
         summary=_mean_scores(scores), naive_summary=_mean_scores(nscores),
         folds_won=sum(s.mae_ratio < 1.0 for s in scores),
+        band_scores=band_scores, band_method=choose_bands(band_scores),
     )

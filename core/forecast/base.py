@@ -63,6 +63,13 @@ class Forecaster:
     def label(self) -> str:
         return self.kind
 
+    @property
+    def band_base(self) -> str:
+        """The band layer this fitted model really forecasts with (``"gaussian"``: the
+        model's own variance, Normal quantiles); the published method adds the
+        calibration layer on top (``core.monitor.published``)."""
+        return "gaussian"
+
     # ----------------------------------------------------------------- data
     def _to_work(self, values: np.ndarray) -> np.ndarray:
         return np.log(values) if self.log else values.copy()

@@ -132,6 +132,10 @@ class Ensemble(Forecaster):
         for m in self.members_:
             m.update(y, None if X is None else X.iloc[-n_new:])
 
+    @property
+    def band_base(self) -> str:
+        return "ensemble"  # the weighted average of the members' bounds
+
     def predict(self, h: int, X_future: pd.DataFrame | None = None) -> ForecastResult:
         """Weighted average of the members' forecasts (mean and each bound)."""
         h = checks.check_horizon(h)

@@ -251,19 +251,85 @@ def score_rows(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return g.drop(columns=["ae", "naive_ae"])
 
 
+LEHMAN = pd.Timestamp("2008-09-15")
+
+
+def drift_rows(rows: pd.DataFrame, by: list[str],
+               streams: pd.DataFrame | None = None) -> pd.DataFrame:
+    """When the drift detectors (``core.monitor.drift``, calibrated defaults) fired on each
+    method's standardised errors, per ``by`` (which must hold series, method and step).
+
+    Each (period, series, method, step) stream is the z of that step's forecasts, one per
+    target date in target order (z from the 95% band, as the product reads its ledger),
+    over the whole replay (warm-up included, as a live detector would have run); only
+    events with a target inside the scored period count. Columns: ``drift`` (events of any
+    kind), ``vol_first`` (date of the first volatility event), ``vol_delay`` (crisis: trading
+    days from 2008-09-15 to the first volatility event on or after it, else NaN), then
+    aggregated over the groups of ``by`` (events summed, first date the earliest, delay the
+    worst series'; a series without an event after 2008-09-15 gives an infinite delay).
+    ``streams`` is :func:`drift_streams` of ``rows`` when already computed."""
+    frame = drift_streams(rows) if streams is None else streams
+    return frame.groupby(by, sort=False).agg(drift=("drift", "sum"),
+                                             vol_first=("vol_first", "min"),
+                                             vol_delay=("vol_delay", "max"))
+
+
+def drift_streams(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (period, series, method, step) stream: its drift events (see
+    :func:`drift_rows`)."""
+    from core.monitor import drift
+
+    keys = ["period", "series", "method", "step"]
+    have = [k for k in keys if k in rows.columns]
+    out = []
+    for key, g in rows.sort_values("target").groupby(have, sort=False):
+        g = g.drop_duplicates("target")
+        z = drift.standardised_errors(*(g[c].to_numpy(dtype=np.float64)
+                                        for c in ("actual", "mean", "lo95", "hi95")))
+        days = list(g["target"])
+        scored = g["scored"].to_numpy() if "scored" in g else np.ones(len(g), dtype=bool)
+        n_events = 0
+        vol: list[int] = []
+        for kind in drift.KINDS:
+            points = [p for p in drift.detect_kind(z, days, kind) if scored[p.index]]
+            n_events += len(points)
+            if kind == "volatility":
+                vol = [p.index for p in points]
+        delay = np.nan
+        target = pd.DatetimeIndex(g["target"])
+        if target[0] <= LEHMAN <= target[-1]:
+            start = int(target.searchsorted(LEHMAN))
+            after = [i - start for i in vol if i >= start]
+            delay = float(after[0]) if after else np.inf
+        out.append({**dict(zip(have, key, strict=True)), "drift": n_events,
+                    "vol_first": pd.Timestamp(days[vol[0]]) if vol else pd.NaT,
+                    "vol_delay": delay})
+    return pd.DataFrame(out)
+
+
 @dataclass
 class Evaluation:
     rows: pd.DataFrame
     seconds: dict[str, float]
+    _streams: pd.DataFrame | None = None  # drift_streams(rows), computed on first use
+
+    def _with_drift(self, by: list[str], one_step: bool = True) -> pd.DataFrame:
+        if self._streams is None:
+            self._streams = drift_streams(self.rows)
+        streams = self._streams[self._streams["step"] == 1] if one_step else self._streams
+        return score_rows(self.rows, by).join(drift_rows(self.rows, by, streams))
 
     def pooled(self) -> pd.DataFrame:
-        return score_rows(self.rows, ["period", "method"])
+        """Scores per (period, method) and the drift events on the one-step errors (the
+        stream the product's detectors watch)."""
+        return self._with_drift(["period", "method"])
 
     def per_step(self) -> pd.DataFrame:
-        return score_rows(self.rows, ["period", "method", "step"])
+        """Scores per (period, method, step) and the drift events on that step's errors."""
+        return self._with_drift(["period", "method", "step"], one_step=False)
 
     def per_series(self) -> pd.DataFrame:
-        return score_rows(self.rows, ["period", "series", "method"])
+        return self._with_drift(["period", "series", "method"])
 
 
 def evaluate(cases: list[Case] | None = None, *, horizon: int = 5, train_days: int = 1000,
@@ -298,18 +364,28 @@ def evaluate(cases: list[Case] | None = None, *, horizon: int = 5, train_days: i
 
 REPORT_METHODS = ("naive", "gaussian", "garch", "garch+aci", "garch+conformal",
                   "gaussian+aci", "gaussian+conformal", "gjr", "gjr+aci", "gjr+conformal")
-COLUMNS = ("cov80", "cov95", "width80", "width95", "is80", "is95", "is", "mae_ratio", "n")
+COLUMNS = ("cov80", "cov95", "width80", "width95", "is80", "is95", "is", "mae_ratio", "n",
+           "drift", "vol_first", "vol_delay")
 
 
 def _fmt_table(frame: pd.DataFrame, keys: list[str]) -> list[str]:
-    head = " ".join(f"{k:<18}" for k in keys) + "".join(f"{c:>10}" for c in COLUMNS)
+    head = " ".join(f"{k:<18}" for k in keys) + "".join(
+        f"{c:>11}" if c == "vol_first" else f"{c:>10}" for c in COLUMNS)
     lines = [head, "-" * len(head)]
     for idx, row in frame.iterrows():
         parts = idx if isinstance(idx, tuple) else (idx,)
         text = " ".join(f"{p!s:<18}" for p in parts)
         for c in COLUMNS:
-            v = row[c]
-            text += f"{int(v):>10d}" if c == "n" else f"{v:>10.3f}"
+            v = row.get(c, np.nan)
+            if c in ("n", "drift"):
+                text += f"{int(v):>10d}" if pd.notna(v) else f"{'':>10}"
+            elif c == "vol_first":
+                text += f"{v:%Y-%m-%d}".rjust(11) if pd.notna(v) else f"{'-':>11}"
+            elif c == "vol_delay":
+                text += (f"{'-':>10}" if pd.isna(v) else f"{'missed':>10}" if np.isinf(v)
+                         else f"{int(v):>10d}")
+            else:
+                text += f"{v:>10.3f}"
         lines.append(text)
     return lines
 
@@ -332,7 +408,11 @@ def format_report(evaluation: Evaluation, per_step: bool = True,
     """The evaluation as text tables: pooled by period and method, then by step (and by
     series). Width and interval score are in % of the price at the forecast origin; ``is``
     is the mean of the 80% and 95% interval scores; ``mae_ratio`` is the point forecast's
-    MAE over the naive forecast's MAE on the same days (not MASE)."""
+    MAE over the naive forecast's MAE on the same days (not MASE); ``drift`` counts the
+    detectors' events (all kinds) on the scored days, ``vol_first`` is the first
+    volatility event and ``vol_delay`` (crisis) the trading days from 2008-09-15 to it
+    (worst series when pooled); pooled and per-series on the one-step errors, per step on
+    that step's."""
     out = ["Pooled over series (coverage share, width and interval score in % of price)"]
     out += _fmt_table(_order(evaluation.pooled()), ["period", "method"])
     pooled = evaluation.pooled()

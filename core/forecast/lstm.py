@@ -391,6 +391,10 @@ class LSTM(Forecaster):
         fc = recursive_forecast(self.weights_, self.layers, hist, h)[0]
         return np.cumsum(fc * self.scale_ + self.loc_)
 
+    @property
+    def band_base(self) -> str:
+        return "conformal"  # split conformal on held-out errors (calibrate_bands)
+
     def predict(self, h: int, X_future: pd.DataFrame | None = None) -> ForecastResult:
         """h-step recursive forecast with the held-out calibrated 80/95% bands."""
         from core.forecast import checks

@@ -97,6 +97,18 @@ class SarimaxForecaster(Forecaster):
             self.band_layer_.filter(np.asarray(ext.resid, dtype=np.float64)[-n_new:])
 
     # --------------------------------------------------------------- band layer
+    @property
+    def band_base(self) -> str:
+        """``"garch"``/``"gjr"`` when the layer is fitted, ``"gaussian"`` otherwise (asked
+        for, or a GARCH fit that fell back: ``band_warning_`` says why)."""
+        return self.bands if self.band_layer_ is not None else "gaussian"
+
+    def serve_gaussian(self, reason: str) -> None:
+        """Serve the mean model's Gaussian bands instead of the fitted layer (the backtest
+        found them better); ``reason`` is stored and shown as the band warning. A retrain
+        estimates the layer again (the ``bands`` setting is kept)."""
+        self.band_layer_, self.band_warning_ = None, reason
+
     def _fit_bands(self) -> None:
         """(Re-)estimate the GARCH layer on the one-step residuals, or record why not."""
         self.band_layer_, self.band_warning_ = None, None

@@ -36,6 +36,7 @@ from core.forecast.lstm import LstmCondition, epoch_progress
 from core.forecast.result import ForecastResult
 from core.market.listing import exchange_for
 from core.market.series import PreparedBars, load_series
+from core.monitor.published import DEFAULT_CALIBRATION, band_method
 from core.settings import Settings
 from core.symbols import check_symbol
 
@@ -182,8 +183,23 @@ def fit_model(
                 data.y, data.X, folds=request.folds, horizon=request.horizon,
                 step=request.step, refit="every", progress=on_fold,
             )
+    if report is not None:
+        choose_band_layer(forecaster, report)
     progress(1.0, "Fitted")
     return FittedModel(request, forecaster, data, fit_seconds, report)
+
+
+def choose_band_layer(forecaster: Forecaster, report: BacktestReport) -> None:
+    """Serve the band method the backtest scored best (lowest mean interval score at 80%
+    and 95% on its folds): a GARCH layer that lost to the mean model's own Gaussian bands
+    is dropped, and the warning says so with both scores."""
+    scores, chosen = report.band_scores, report.band_method
+    base = forecaster.band_base
+    serve = getattr(forecaster, "serve_gaussian", None)
+    if chosen == "gaussian" and base != "gaussian" and serve is not None and base in scores:
+        serve(f"the backtest scored the Gaussian bands better than {base} (interval score "
+              f"{scores['gaussian']['is']:.3f} vs {scores[base]['is']:.3f} % of price); "
+              "serving Gaussian bands")
 
 
 def describe_fit(fitted: FittedModel) -> registry.NewVersion:
@@ -195,7 +211,9 @@ def describe_fit(fitted: FittedModel) -> registry.NewVersion:
         symbol=check_symbol(request.symbol),
         kind=request.kind,
         engine=request.options.get("engine"),
-        spec={**request.spec(), "order": summary.get("order"), "label": fitted.forecaster.label},
+        spec={**request.spec(), "order": summary.get("order"), "label": fitted.forecaster.label,
+              "calibration": DEFAULT_CALIBRATION,
+              "band_method": band_method(fitted.forecaster.band_base, DEFAULT_CALIBRATION)},
         exog_policy=request.options.get("exog_policy") if request.kind == "arimax" else None,
         train_start=pd.Timestamp(y.index[0]).date(),
         train_end=pd.Timestamp(y.index[-1]).date(),
@@ -297,6 +315,8 @@ class ForecastView:
     random_walk: bool
     data_date: dt.date
     logged: int = 0  # ledger rows this call added (0 when not asked to log, or logged before)
+    band_method: str = "model"  # the published bands, e.g. "garch+aci" (core.monitor.published)
+    band_scales: tuple[list[float], list[float]] = ((), ())  # type: ignore[assignment]
 
 
 def max_horizon(version: ModelVersion) -> int | None:
@@ -342,19 +362,29 @@ def forecast(
     """The champion's (or a chosen version's) forecast ``days`` trading days ahead.
 
     The naive forecast for the same targets is computed beside it, and both go to the
-    prediction ledger so the monitoring page can score them when actuals arrive.
+    prediction ledger so the monitoring page can score them when actuals arrive. The bands
+    are the published ones: the model's own, corrected per step by the adaptive conformal
+    layer that the symbol's reconciled ledger drives (``core.monitor.published``; the
+    version's ``calibration`` can switch it off).
     """
+    from core.monitor import ledger, published
+
     days = check_horizon(days)
     loaded = load_model(db, settings, symbol, version_id=version_id)
-    result = loaded.forecaster.predict(days)
     y = loaded.data.y
-    naive = make_forecaster("naive", log=bool(getattr(loaded.forecaster, "log", True)),
-                            exchange=loaded.data.bars.exchange).fit(y).predict(days)
     data_date = pd.Timestamp(y.index[-1]).date()
+    log = bool(getattr(loaded.forecaster, "log", True))
+    with db.read() as session:
+        bands = published.publish_bands(
+            session, loaded.version.symbol, loaded.forecaster.predict(days), log=log,
+            base=loaded.forecaster.band_base,
+            calibration=published.calibration_of(loaded.version.spec), as_of=data_date,
+        )  # fmt: skip
+    result = bands.result
+    naive = make_forecaster("naive", log=log,
+                            exchange=loaded.data.bars.exchange).fit(y).predict(days)
     logged = 0
     if log_to_ledger:
-        from core.monitor import ledger
-
         with db.begin() as session:
             logged = ledger.log_forecast(
                 session, symbol=loaded.version.symbol, model_version_id=loaded.version.id,
@@ -372,6 +402,8 @@ def forecast(
         symbol=loaded.version.symbol, version=loaded.version, result=result, naive=naive,
         history=y, warnings=loaded.warnings, beats_naive=_beats_naive(loaded.version),
         random_walk=random_walk, data_date=data_date, logged=logged,
+        band_method=bands.method,
+        band_scales=(bands.scale80.tolist(), bands.scale95.tolist()),
     )
 
 

@@ -25,6 +25,7 @@ from core.settings import Settings
 # own kinds, for callers that chose a detector before the kinds existed)
 DETECTOR_KINDS: dict[str, tuple[str, ...]] = {
     "all": drift.KINDS, "adwin": ("volatility", "bias"), "kswin": ("shape",),
+    "pagehinkley": ("volatility",),
     **{k: (k,) for k in drift.KINDS},
 }
 

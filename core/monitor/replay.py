@@ -9,8 +9,10 @@ For each trading day D in ``[start, end]``, using only bars up to D, in one tran
    weekly ``retrain_weekday`` or when drift asks for one, registered as a new version and
    promoted ("replay weekly retrain" / "replay drift retrain"); otherwise the champion is
    refreshed with D's bar (``update``: same order and parameters, milliseconds);
-3. the forecast from D for the next ``horizon`` trading days, logged to the ledger
-   (``issued_by="replay"``, ``issued_at`` = the evening of D) with the naive beside it.
+3. the forecast from D for the next ``horizon`` trading days, with the bands the product
+   publishes (the adaptive conformal layer driven by the ledger reconciled so far,
+   ``core.monitor.published``), logged to the ledger (``issued_by="replay"``,
+   ``issued_at`` = the evening of D) with the naive beside it.
 
 A stakeholder demo thus gets months of ledger, alerts, drift events and champion history
 in minutes. The series is read once and sliced; the database is only written per day.
@@ -68,7 +70,7 @@ from core.forecast.factory import KINDS, forecaster_from_state, make_forecaster
 from core.market.calendar import trading_calendar
 from core.market.series import load_series
 from core.market.store import read_bars, stored_symbols, upsert_bars
-from core.monitor import ledger
+from core.monitor import ledger, published
 from core.monitor.daily import DriftSettings, monitor_symbol
 from core.settings import Settings
 from core.symbols import check_symbol
@@ -309,6 +311,7 @@ class _Replayer:
         self.db, self.settings, self.symbol = db, settings, symbol
         self.kind, self.options, self.horizon = kind, options, horizon
         self.train_days, self.actor = train_days, actor
+        self.calibration = published.DEFAULT_CALIBRATION
         # Replayed alerts go to the log only: history must not page anyone.
         self.replay_settings = dataclasses.replace(settings, slack_webhook_url=None, smtp_host=None)
         self.calendar = trading_calendar(settings.exchange)
@@ -342,6 +345,8 @@ class _Replayer:
                 "kind": self.kind, "options": self.options, "adjust": ADJUST,
                 "outlier_policy": OUTLIER_POLICY, "folds": 0, "horizon": self.horizon,
                 "step": None, "order": order, "label": forecaster.label,
+                "calibration": self.calibration,
+                "band_method": published.band_method(forecaster.band_base, self.calibration),
                 "replay": {"reason": reason, "as_of": day.isoformat()},
             },
             exog_policy=None, train_start=dates[0].date(), train_end=dates[-1].date(),
@@ -547,7 +552,11 @@ def _replay(
                 else:
                     model.update(y.iloc[pos : pos + 1])
                     fitted, new_version = model, version
-                result = fitted.predict(horizon)
+                result = published.publish_bands(
+                    session, symbol, fitted.predict(horizon),
+                    log=bool(getattr(fitted, "log", True)), base=fitted.band_base,
+                    calibration=run.calibration, as_of=day,
+                ).result  # the bands the product would have published that evening
                 c = float(scale[pos])
                 last = float(y.iloc[pos])
                 naive = float(np.exp(np.log(last))) if getattr(fitted, "log", True) else last

@@ -29,6 +29,7 @@ def test_predict_returns_the_champions_forecast(world: World, client: TestClient
     assert body["model_version"] == champion.id
     assert body["model_kind"] == "drift"
     assert body["beats_naive"] == service._beats_naive(champion)
+    assert body["band_method"] == "gaussian+aci"  # the bands every front door publishes
     assert len(body["dates"]) == len(body["mean"]) == 7
     for lo95, lo80, mean, hi80, hi95 in zip(
         body["lo95"], body["lo80"], body["mean"], body["hi80"], body["hi95"], strict=True

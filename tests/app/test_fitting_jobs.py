@@ -138,6 +138,10 @@ def test_page_shows_a_finished_fit_and_saves_it(
     at = run_page("fitting.py")
     assert_clean(at)
     assert any(m.label == "Beats naive" and m.value.endswith("of 2 folds") for m in at.metric)
+    assert any("Published bands: **gaussian+aci**" in c.value for c in at.caption)
+    bands = [d.value for d in at.dataframe if "bands" in d.value.columns]
+    assert bands and set(bands[0]["bands"]) == {"gaussian", "naive"}
+    assert bands[0].set_index("bands").loc["gaussian", "chosen"]
     assert any("not saved yet" in c.value for c in at.caption)
     assert any("No saved models" in c.value for c in at.caption)
     at.button(key=keys.FIT_SAVE).click().run()

@@ -61,3 +61,10 @@ def test_an_arimax_champion_bounds_the_horizon_and_says_why(sample_app: AppConte
     assert any("At most 5 trading days" in c.value for c in at.caption)
     assert at.metric[2].label == "Mean in 5 days"
     assert not at.error
+
+
+def test_the_page_names_the_published_band_method(sample_app: AppContext) -> None:
+    _save(sample_app, "drift", {})
+    at = run_page("forecast.py")
+    assert_clean(at)
+    assert any(m.delta == "gaussian+aci" for m in at.metric)

@@ -94,7 +94,9 @@ def test_calibrate_drift_replays_the_bundled_series(
     assert main(["calibrate-drift", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)["bundled"]
     assert report["calm_days"] == 4210 and report["false_alarms_per_1000"]["all"] <= 2.0
-    assert report["crisis_delays"] == {"MSFT (pmdarima)": 11, "AAPL (bokeh)": 5,
-                                       "GOOG (bokeh)": 43, "IBM (bokeh)": 2, "MSFT (bokeh)": 11}
+    # every series within the 15-day target (GOOG was 43 with ADWIN over z^2)
+    assert report["crisis_delays"] == {"MSFT (pmdarima)": 10, "AAPL (bokeh)": 5,
+                                       "GOOG (bokeh)": 11, "IBM (bokeh)": 3, "MSFT (bokeh)": 10}
+    assert report["passed"]
     assert main(["calibrate-drift", "--symbol", "MSFT"]) == 2  # 20 replayed days: too few
     assert "needs at least 120 reconciled one-step forecasts of MSFT" in capsys.readouterr().err

@@ -101,10 +101,10 @@ def test_check_drift_from_the_ledger(db: Database) -> None:
         decision = check_drift(s, "MSFT", mv, "manual")
     with db.begin() as s:
         again = check_drift(s, "MSFT", mv, "manual")
-    assert (decision.recorded, decision.retrain, again.recorded) == (3, "ask", 0)
+    assert (decision.recorded, decision.retrain, again.recorded) == (4, "ask", 0)
     assert kinds(db) == sorted([
-        ("volatility", "adwin", days[1 + 402]), ("volatility", "adwin", days[1 + 509]),
-        ("bias", "adwin", days[1 + 595]),
+        ("volatility", "pagehinkley", days[1 + 402]), ("volatility", "pagehinkley", days[1 + 505]),
+        ("volatility", "pagehinkley", days[1 + 588]), ("bias", "adwin", days[1 + 595]),
     ])  # fmt: skip
     assert stale(db, mv)
 

@@ -24,3 +24,26 @@ def test_standin_z_by_hand() -> None:
         standin_z(close, days[10].date(), days[-1].date())
     with pytest.raises(ValidationFailed, match="'window' or 'ewma'"):
         standin_z(close, dt.date(2021, 1, 1), days[-1].date(), sigma="garch")
+
+
+def test_calibrated_defaults_meet_the_drift_acceptance_on_the_bundled_series() -> None:
+    """A volatility event within 15 trading days of 2008-09-15 on every bundled series that
+    covers it, at most 2 alarms per 1,000 calm trading days (ADWIN over z**2 caught GOOG
+    only after 43 days)."""
+    pytest.importorskip("bokeh_sampledata")
+    from core.monitor.calibration import MAX_DELAY, calibrate_bundled
+
+    report = calibrate_bundled()
+    delays = report.crisis_delays()
+    assert len(delays) == 5 and all(d is not None and d <= MAX_DELAY for d in delays.values())
+    assert report.false_alarms_per_1000() <= 2.0
+    assert report.passed
+
+
+def test_page_hinkley_settings_are_checked() -> None:
+    from core.monitor.drift import make_detector
+
+    with pytest.raises(ValidationFailed, match="threshold > 0"):
+        make_detector("pagehinkley", threshold=0.0)
+    with pytest.raises(ValidationFailed, match="mode must be up, down or both"):
+        make_detector("pagehinkley", mode="sideways")

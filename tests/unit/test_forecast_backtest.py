@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -155,3 +156,50 @@ def test_ensemble_weights_are_normalised_inverse_backtest_mse() -> None:
     weights = ens.weights_  # type: ignore[attr-defined]
     expected = sum(w * p.mean for w, p in zip(weights, parts, strict=True))
     np.testing.assert_allclose(fc.mean, expected)
+
+
+# ------------------------------------------------------------------ band method choice
+def garch_walk(n: int = 900, seed: int = 3) -> pd.Series:
+    """Log prices whose returns follow a GARCH(1,1): calm, then a volatile last stretch."""
+    rng = np.random.default_rng(seed)
+    r, s2 = np.empty(n), 1e-4
+    for t in range(n):
+        r[t] = np.sqrt(s2) * rng.standard_normal()
+        s2 = 2e-6 + 0.12 * r[t] ** 2 + 0.86 * s2
+    return on_sessions(100 * np.exp(np.cumsum(r)))
+
+
+def test_backtest_scores_every_band_method_and_picks_the_lowest_interval_score() -> None:
+    y = garch_walk()
+    report = backtest(make_forecaster("arima", order=(0, 1, 0), bands="garch"), y,
+                      folds=6, horizon=5)
+    scores = report.band_scores
+    assert set(scores) == {"garch", "gaussian", "naive"}
+    assert report.band_method == min(("garch", "gaussian"), key=lambda m: scores[m]["is"])
+    for v in scores.values():
+        assert v["is"] == pytest.approx((v["is80"] + v["is95"]) / 2)
+    json.dumps(report.to_dict())  # stored with the model
+    # a Gaussian-only model has one candidate, itself
+    plain = backtest(make_forecaster("arima", order=(0, 1, 0)), y, folds=3, horizon=5)
+    assert set(plain.band_scores) == {"gaussian", "naive"} and plain.band_method == "gaussian"
+
+
+def test_a_garch_layer_that_lost_the_backtest_is_not_served() -> None:
+    from core.forecast.service import choose_band_layer
+
+    y = garch_walk()
+    model = make_forecaster("arima", order=(0, 1, 0), bands="garch").fit(y)
+    assert model.band_base == "garch"
+    report = backtest(make_forecaster("arima", order=(0, 1, 0), bands="garch"), y,
+                      folds=3, horizon=5)
+    won = {"garch": {"is": 1.0}, "gaussian": {"is": 2.0}, "naive": {"is": 3.0}}
+    choose_band_layer(model, dataclasses.replace(report, band_scores=won, band_method="garch"))
+    assert model.band_base == "garch"
+    lost = {"garch": {"is": 2.0}, "gaussian": {"is": 1.0}, "naive": {"is": 3.0}}
+    choose_band_layer(model, dataclasses.replace(report, band_scores=lost,
+                                                 band_method="gaussian"))
+    assert model.band_base == "gaussian"
+    assert "backtest scored the Gaussian bands better" in model.summary()["band_warning"]
+    again = type(model).from_state(model.to_state())  # the choice is saved with the model
+    assert again.band_base == "gaussian"
+    np.testing.assert_allclose(again.predict(5).hi95, model.predict_gaussian(5).hi95)
