@@ -36,6 +36,7 @@ class SarimaxForecaster(Forecaster):
     trend_: str
     params_: np.ndarray
     fallback_reason_: str | None = None
+    estimated_by_: str | None = None
     bands: str = "gaussian"
     band_layer_: garch.GarchLayer | None = None
     band_warning_: str | None = None
@@ -208,6 +209,7 @@ class SarimaxForecaster(Forecaster):
             },
             "fallback_reason": self.fallback_reason_,
             "converged": getattr(self, "converged_", None),
+            "estimated_by": getattr(self, "estimated_by_", None),
             "bands": self.bands if self.band_layer_ is not None else "gaussian",
             "band_warning": self.band_warning_,
             "garch": None if self.band_layer_ is None else self.band_layer_.summary(),
@@ -229,6 +231,7 @@ class SarimaxForecaster(Forecaster):
             "params": [float(x) for x in self.params_],
             "param_names": self.param_names(),
             "fallback_reason": self.fallback_reason_,
+            "estimated_by": getattr(self, "estimated_by_", None),
             "band_layer": None if self.band_layer_ is None else self.band_layer_.to_dict(),
             "band_warning": self.band_warning_,
             # The filter's state after the last observation: loading forecasts and updates
@@ -242,6 +245,7 @@ class SarimaxForecaster(Forecaster):
         self.trend_ = str(learned["trend"])
         self.params_ = np.asarray(learned["params"], dtype=np.float64)
         self.fallback_reason_ = learned.get("fallback_reason")
+        self.estimated_by_ = learned.get("estimated_by")
         tail = learned.get("tail")
         if tail is None or "param_names" not in learned:
             self._refilter()  # an artifact saved before the tail was stored

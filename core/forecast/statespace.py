@@ -138,6 +138,20 @@ def filter_params(z: np.ndarray, order: Order, exog: np.ndarray | None, params: 
         return model.filter(np.asarray(params, dtype=np.float64), cov_type="none")
 
 
+def filter_at_ml_scale(z: np.ndarray, order: Order, exog: np.ndarray | None,
+                       params: np.ndarray, seasonal_order: SeasonalOrder = NO_SEASON) -> Any:
+    """Filtered results at given regression/ARMA ``params`` (no sigma2) and the sigma2 that
+    maximises the likelihood given them (statsmodels' concentrated scale): what
+    :func:`fit_mle` ends with when its optimiser stops at ``params``."""
+    model = build_model(z, order, exog, concentrate_scale=True, seasonal_order=seasonal_order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conc = model.filter(np.asarray(params, dtype=np.float64), cov_type="none",
+                            low_memory=True)
+    full = np.r_[np.asarray(params, dtype=np.float64), float(conc.scale)]
+    return filter_params(z, order, exog, full, seasonal_order)
+
+
 def standard_errors(z: np.ndarray, order: Order, exog: np.ndarray | None, params: np.ndarray,
                     seasonal_order: SeasonalOrder = NO_SEASON) -> np.ndarray:
     """Standard errors of ``params`` (statsmodels' default OPG covariance): a summary's

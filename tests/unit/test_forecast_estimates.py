@@ -1,0 +1,55 @@
+"""AutoARIMA takes statsforecast's exact-ML estimates when statsmodels' likelihood agrees
+with the engine's at them (issue 13: the statsmodels optimisation cost more than the whole
+order search). The AIC is then no worse than statsmodels' own optimum from the same start,
+and a mismatch falls back to statsmodels' optimiser."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from core.forecast import arima
+from core.forecast import statespace as ss
+from core.forecast.arima import AutoARIMA
+from tests.unit.test_forecast_contract import msft
+
+
+@pytest.fixture(scope="module")
+def y():  # type: ignore[no-untyped-def]
+    return msft(600)[0]
+
+
+def test_engine_estimates_are_statsmodels_optimum(y) -> None:  # type: ignore[no-untyped-def]
+    m = AutoARIMA().fit(y)
+    assert m.estimated_by_ is not None and m.estimated_by_.startswith("statsforecast exact ML")
+    assert m.likelihood_gap_ is not None and m.likelihood_gap_ <= arima.LIKELIHOOD_MATCH
+    # statsmodels' own optimiser started at the same point finds nothing better.
+    endog, exog = m.design()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref, _ = ss.fit_mle(endog, m.order_, exog, m.params_[:-1], maxiter=200)
+    assert m.aic_ <= ref.aic + 1e-6 or not np.isfinite(ref.aic)
+    # The served params are statsmodels' results at those estimates (one likelihood).
+    again = ss.filter_params(endog, m.order_, exog, m.params_)
+    assert float(again.llf) == pytest.approx(float(m.results_.llf), abs=1e-9)
+    assert m.summary()["estimated_by"] == m.estimated_by_
+
+
+def test_likelihood_mismatch_falls_back_to_statsmodels_optimiser(
+        y, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    fast = AutoARIMA().fit(y)
+    monkeypatch.setattr(arima, "LIKELIHOOD_MATCH", -1.0)  # nothing agrees
+    slow = AutoARIMA().fit(y)
+    assert slow.estimated_by_ == "statsmodels ML from statsforecast's estimates"
+    assert slow.order_ == fast.order_
+    assert fast.aic_ <= slow.aic_ + 1e-3  # the engine's optimum is at least as good
+
+
+def test_css_only_search_has_no_exact_likelihood_to_check(
+        y, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(arima, "ENGINE_FINAL_ML", False)
+    m = AutoARIMA(approximation=True).fit(y)
+    assert m.likelihood_gap_ is None
+    assert m.estimated_by_ == "statsmodels ML from statsforecast's estimates"
