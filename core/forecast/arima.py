@@ -99,6 +99,8 @@ class AutoARIMA(SarimaxForecaster):
     """
 
     kind = "auto_arima"
+    _engine_loglik: float | None = None
+    likelihood_gap_: float | None = None
 
     def __init__(self, engine: str = "statsforecast", log: bool = True, seasonal: bool = False,
                  season_length: int = 5, information_criterion: str = "aic", max_p: int = 5,
