@@ -78,7 +78,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     )
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
     version = save_model(ctx.db, ctx.settings, fitted, SYSTEM)
-    summary = fitted.summary
+    summary = fitted.forecaster.criteria()
     print(f"saved model {version.id} ({summary.get('label')}) for {version.symbol} as "
           f"{version.role}; trained {version.train_start}..{version.train_end} "
           f"({version.n_obs:,} days), AIC {summary.get('aic', float('nan')):.1f}")

@@ -215,6 +215,11 @@ class SarimaxForecaster(Forecaster):
             "garch": None if self.band_layer_ is None else self.band_layer_.summary(),
         }
 
+    def criteria(self) -> dict[str, Any]:
+        self._require_fitted()
+        return {"kind": self.kind, "label": self.label, "order": list(self.order_),
+                "aic": self.aic_, "bic": self.bic_}
+
     @property
     def aic_(self) -> float:
         return float(self.results_.aic)

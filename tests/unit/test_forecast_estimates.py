@@ -53,3 +53,19 @@ def test_css_only_search_has_no_exact_likelihood_to_check(
     m = AutoARIMA(approximation=True).fit(y)
     assert m.likelihood_gap_ is None
     assert m.estimated_by_ == "statsmodels ML from statsforecast's estimates"
+
+
+def test_criteria_match_the_summary_without_standard_errors(
+        y, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """What the registry records after a fit comes without the OPG standard errors (a
+    filter per parameter), which only a page's summary needs."""
+    m = AutoARIMA().fit(y)
+    calls: list[int] = []
+    original = ss.standard_errors
+    monkeypatch.setattr(ss, "standard_errors",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    crit = m.criteria()
+    assert calls == []
+    summary = m.summary()
+    assert calls == [1]
+    assert crit == {k: summary.get(k) for k in ("kind", "label", "order", "aic", "bic")}
