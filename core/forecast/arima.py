@@ -3,6 +3,8 @@ pmdarima followed by a statsmodels refit of the chosen order."""
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 import warnings
 from typing import Any
 
@@ -179,8 +181,7 @@ class AutoARIMA(SarimaxForecaster):
         return n > 150 if self.approximation is None else bool(self.approximation)
 
     def _select_statsforecast(self, z: np.ndarray) -> tuple[Any, Any, str, np.ndarray]:
-        from statsforecast.models import AutoARIMA as SFAutoARIMA
-
+        SFAutoARIMA = statsforecast_autoarima()
         approx = self._approx(len(z))
         css_only = approx and not ENGINE_FINAL_ML
         model = SFAutoARIMA(max_p=self.max_p, max_q=self.max_q, max_d=self.max_d,
@@ -222,6 +223,41 @@ class AutoARIMA(SarimaxForecaster):
         start += [params.get(f"ar.S.L{m * i}", 0.0) for i in range(1, P + 1)]
         start += [params.get(f"ma.S.L{m * i}", 0.0) for i in range(1, Q + 1)]
         return (p, d, q), seasonal_order, trend, np.asarray(start, dtype=np.float64)
+
+
+class _NoDaskDataFrame(importlib.abc.MetaPathFinder):
+    """Makes ``import dask.dataframe`` raise ModuleNotFoundError (see below)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == "dask.dataframe":
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+
+
+def statsforecast_autoarima() -> Any:
+    """statsforecast's AutoARIMA class, imported without dask.dataframe.
+
+    statsforecast's package init reaches ``utilsforecast.compat``, which imports
+    ``dask.dataframe`` (1-3 s here, a third of the whole import) only to name it in a
+    TypeVar when dask is installed (we have it for the batch backend) and skips it on
+    ModuleNotFoundError. Nothing in statsforecast's ARIMA uses it, so it is hidden during
+    that first import only; if the import fails that way it is retried normally, and a
+    later ``import dask.dataframe`` (the dask batch backend) works as usual."""
+    if "statsforecast.models" not in sys.modules and "dask.dataframe" not in sys.modules:
+        blocker = _NoDaskDataFrame()
+        sys.meta_path.insert(0, blocker)
+        try:
+            from statsforecast.models import AutoARIMA as SFAutoARIMA
+
+            return SFAutoARIMA
+        except ImportError:
+            for name in [m for m in sys.modules if m.split(".")[0] in
+                         ("statsforecast", "utilsforecast")]:
+                del sys.modules[name]  # a half-initialised import: retry from scratch
+        finally:
+            sys.meta_path.remove(blocker)
+    from statsforecast.models import AutoARIMA as SFAutoARIMA
+
+    return SFAutoARIMA
 
 
 def parse_statsforecast(fitted: dict[str, Any]) -> tuple[Any, Any, str, np.ndarray]:

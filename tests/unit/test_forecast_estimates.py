@@ -69,3 +69,31 @@ def test_criteria_match_the_summary_without_standard_errors(
     summary = m.summary()
     assert calls == [1]
     assert crit == {k: summary.get(k) for k in ("kind", "label", "order", "aic", "bic")}
+
+
+PROBE = """
+import json, sys
+import numpy as np
+from core.forecast.arima import statsforecast_autoarima
+SF = statsforecast_autoarima()
+skipped = "dask.dataframe" not in sys.modules
+z = np.log(np.linspace(100.0, 120.0, 200) + np.sin(np.arange(200.0)))
+order = SF(seasonal=False).fit(z).model_["arma"]
+import dask.dataframe  # the dask batch backend still imports it as usual
+left = [type(f).__name__ for f in sys.meta_path if type(f).__name__ == "_NoDaskDataFrame"]
+print(json.dumps({"skipped": skipped, "ok": len(order) == 7, "left": left}))
+"""
+
+
+def test_statsforecast_is_imported_without_dask_dataframe() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=root, check=True,
+                          capture_output=True, text=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["skipped"] and out["ok"]
+    assert out["left"] == []  # the blocker is gone after the import
