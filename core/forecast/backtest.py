@@ -205,21 +205,31 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def idle_cpus(cpus: int, load: float) -> int:
+    """CPUs not busy with other work: ``cpus`` less the 1-minute load beyond this process
+    (on a shared machine every core may already be taken, and workers then only queue)."""
+    return max(1, math.floor(cpus - max(0.0, load - 1.0) + 1e-9))
+
+
 def choose_workers(n_jobs: int, remaining: int, fold_seconds: float, cpus: int | None = None,
-                   start_seconds: float = WORKER_START_SECONDS) -> int:
+                   start_seconds: float = WORKER_START_SECONDS,
+                   load: float | None = None) -> int:
     """Worker processes for ``remaining`` independent folds of ``fold_seconds`` each: 1
     (serial, in this process) unless the parallel estimate, a worker's start-up plus the
-    folds shared among the workers, beats the serial one by ``PARALLEL_MARGIN``.
+    folds shared among the workers, beats the serial one by ``PARALLEL_MARGIN``. Only idle
+    CPUs count (``idle_cpus``: the usable CPUs less the machine's load).
 
-    >>> choose_workers(2, 9, 0.5, cpus=2)    # a 10-fold ARIMA backtest: workers do not pay
+    >>> choose_workers(2, 9, 0.5, cpus=2, load=1.0)   # 10 ARIMA folds: workers do not pay
     1
-    >>> choose_workers(2, 9, 8.0, cpus=2)    # 10 LSTM folds: they do
+    >>> choose_workers(2, 9, 8.0, cpus=2, load=1.0)   # 10 LSTM folds: they do
     2
-    >>> choose_workers(-1, 9, 8.0, cpus=1)   # one usable CPU: always serial
+    >>> choose_workers(2, 9, 8.0, cpus=2, load=6.0)   # but not on a busy machine
     1
     """
     cpus = usable_cpus() if cpus is None else cpus
-    workers = min(cpus if n_jobs < 0 else n_jobs, cpus, remaining)
+    load = os.getloadavg()[0] if load is None else load
+    free = idle_cpus(cpus, load)
+    workers = min(free if n_jobs < 0 else n_jobs, free, remaining)
     if workers < 2:
         return 1
     serial = remaining * fold_seconds
