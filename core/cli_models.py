@@ -115,7 +115,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     )
     fitted = fit_model(ctx.db, ctx.settings, request, progress=_progress)
     version = save_model(ctx.db, ctx.settings, fitted, SYSTEM)
-    summary = fitted.summary
+    # The criteria only (no standard errors); an ensemble's summary for its members' weights.
+    summary = (fitted.summary if fitted.forecaster.kind == "ensemble"
+               else fitted.forecaster.criteria())
     aic = summary.get("aic")
     print(f"saved model {version.id} ({summary.get('label')}) for {version.symbol} as "
           f"{version.role}; trained {version.train_start}..{version.train_end} "

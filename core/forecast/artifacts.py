@@ -6,6 +6,7 @@ hash does not match the one recorded in the registry row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -22,7 +23,15 @@ TRACKED_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "statsforecast",
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on."""
+    """Versions of the libraries a saved model depends on (a copy: callers may mutate)."""
+    return dict(_library_versions())
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
+    # Read once per process: the metadata lookups cost ~20 ms, paid at every save (a
+    # replay registers a model every week it replays), and installed versions do not
+    # change under a running process.
     versions = {}
     for name in TRACKED_LIBRARIES:
         try:

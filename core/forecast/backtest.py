@@ -10,6 +10,9 @@ fits once and then only updates (same order and params).
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -235,6 +238,54 @@ def choose_bands(scores: dict[str, dict[str, float]]) -> str | None:
     return min(candidates, key=lambda m: candidates[m]) if candidates else None
 
 
+# What a fresh worker process costs before its first fold: importing pandas, statsmodels
+# and statsforecast and unpickling the task (measured 2.5-4 s here; the larger is used, so
+# that the choice errs towards serial).
+WORKER_START_SECONDS = 4.0
+# Parallel must be predicted this much faster than serial to be chosen.
+PARALLEL_MARGIN = 0.8
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def idle_cpus(cpus: int, load: float) -> int:
+    """CPUs not busy with other work: ``cpus`` less the 1-minute load beyond this process
+    (on a shared machine every core may already be taken, and workers then only queue)."""
+    return max(1, math.floor(cpus - max(0.0, load - 1.0) + 1e-9))
+
+
+def choose_workers(n_jobs: int, remaining: int, fold_seconds: float, cpus: int | None = None,
+                   start_seconds: float = WORKER_START_SECONDS,
+                   load: float | None = None) -> int:
+    """Worker processes for ``remaining`` independent folds of ``fold_seconds`` each: 1
+    (serial, in this process) unless the parallel estimate, a worker's start-up plus the
+    folds shared among the workers, beats the serial one by ``PARALLEL_MARGIN``. Only idle
+    CPUs count (``idle_cpus``: the usable CPUs less the machine's load).
+
+    >>> choose_workers(2, 9, 0.5, cpus=2, load=1.0)   # 10 ARIMA folds: workers do not pay
+    1
+    >>> choose_workers(2, 9, 8.0, cpus=2, load=1.0)   # 10 LSTM folds: they do
+    2
+    >>> choose_workers(2, 9, 8.0, cpus=2, load=6.0)   # but not on a busy machine
+    1
+    """
+    cpus = usable_cpus() if cpus is None else cpus
+    load = os.getloadavg()[0] if load is None else load
+    free = idle_cpus(cpus, load)
+    workers = min(free if n_jobs < 0 else n_jobs, free, remaining)
+    if workers < 2:
+        return 1
+    serial = remaining * fold_seconds
+    parallel = start_seconds + math.ceil(remaining / workers) * fold_seconds
+    return workers if parallel < PARALLEL_MARGIN * serial else 1
+
+
 def rolling_forecasts(forecaster: Forecaster, y: pd.Series, X: pd.DataFrame | None,
                       origins: list[int], horizon: int, refit: str | int = "every",
                       progress: Progress | None = None, n_jobs: int = 1,
@@ -243,19 +294,33 @@ def rolling_forecasts(forecaster: Forecaster, y: pd.Series, X: pd.DataFrame | No
     """The forecast made at each origin under the refit policy (the model is cloned).
 
     ``candidates``, when given, is filled with every band method's forecast per fold
-    (:func:`band_candidates`)."""
+    (:func:`band_candidates`). With ``n_jobs`` != 1 and a refit at every fold, the first
+    fold runs here and is timed; the rest run in worker processes only if
+    :func:`choose_workers` predicts that pays (same forecasts either way: each fold is the
+    same independent fit)."""
     plan = _refit_plan(refit, len(origins))
     if all(plan) and n_jobs != 1 and len(origins) > 1:
-        from joblib import Parallel, delayed
-
         if progress:
-            progress(0.0, f"fitting {len(origins)} folds in parallel")
+            progress(0.0, f"fold 1 of {len(origins)}")
+        fit_one: Callable[..., Any] = _fit_predict if candidates is None else _fit_candidates
+        started = time.perf_counter()
+        per_fold: list[Any] = [fit_one(forecaster, y, X, origins[0], horizon)]
+        workers = choose_workers(n_jobs, len(origins) - 1, time.perf_counter() - started)
+        if workers > 1:
+            from joblib import Parallel, delayed
+
+            if progress:
+                progress(1 / len(origins),
+                         f"fitting {len(origins) - 1} folds in {workers} processes")
+            per_fold += Parallel(n_jobs=workers)(
+                delayed(fit_one)(forecaster, y, X, o, horizon) for o in origins[1:])
+        else:
+            for i, origin in enumerate(origins[1:], start=1):
+                if progress:
+                    progress(i / len(origins), f"fold {i + 1} of {len(origins)}")
+                per_fold.append(fit_one(forecaster, y, X, origin, horizon))
         if candidates is None:
-            out = Parallel(n_jobs=n_jobs)(
-                delayed(_fit_predict)(forecaster, y, X, o, horizon) for o in origins)
-            return list(out)
-        per_fold = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_candidates)(forecaster, y, X, o, horizon) for o in origins)
+            return per_fold
         for per_method in per_fold:
             for method, fc in per_method.items():
                 candidates.setdefault(method, []).append(fc)
@@ -291,8 +356,9 @@ def backtest(forecaster: Forecaster | Callable[[], Forecaster], y: pd.Series,
     """Rolling-origin backtest of ``forecaster`` (left untouched: folds use clones; a
     zero-argument factory returning an unfitted forecaster is accepted too).
 
-    ``n_jobs`` > 1 (or -1) fits independent folds in parallel processes when
-    ``refit="every"``. ``progress(fraction, text)`` is called as folds complete."""
+    ``n_jobs`` > 1 (or -1) allows fitting independent folds in parallel processes when
+    ``refit="every"``; they are used only when they pay (:func:`choose_workers`).
+    ``progress(fraction, text)`` is called as folds complete."""
     if not isinstance(forecaster, Forecaster):
         forecaster = forecaster()
     checks.check_series(y)

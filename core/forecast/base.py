@@ -179,6 +179,12 @@ class Forecaster:
         return {"kind": self.kind, "label": self.label, "n_obs": len(self.values_),
                 "log": self.log, **self._summary()}
 
+    def criteria(self) -> dict[str, Any]:
+        """Kind, label, order and information criteria: what the registry records about a
+        fit, without the diagnostics ``summary`` may compute (standard errors)."""
+        s = self.summary()
+        return {k: s.get(k) for k in ("kind", "label", "order", "aic", "bic")}
+
     def to_state(self) -> dict[str, Any]:
         """A small dict (arrays, numbers, strings) from which ``from_state`` rebuilds an
         equivalent fitted model. Not a library pickle: ~40 KB for 2,500 days."""

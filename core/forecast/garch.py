@@ -24,13 +24,16 @@ A fit that raises, does not converge, is not stationary (persistence >= 1), has 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import t as student_t
 
 MIN_RESIDUALS = 250
+# The band levels a forecast uses: their t quantiles are computed at fit time and stored
+# with the layer, so a model loaded from its artifact forecasts without importing
+# scipy.stats (~0.4-2 s).
+BAND_LEVELS = (0.80, 0.95)
 VOLS = ("garch", "gjr")
 MAX_PERSISTENCE = 1.0
 
@@ -43,6 +46,8 @@ def _unit_scale(resid: np.ndarray) -> float:
 
 def standardised_t_quantile(p: float | np.ndarray, nu: float) -> np.ndarray:
     """Quantile ``p`` of the Student-t with ``nu`` degrees of freedom scaled to variance 1."""
+    from scipy.stats import t as student_t
+
     return np.asarray(student_t.ppf(p, nu) * np.sqrt((nu - 2.0) / nu), dtype=np.float64)
 
 
@@ -61,6 +66,7 @@ class GarchLayer:
     scale: float
     next_sigma2: float  # conditional variance of the first out-of-sample residual
     n_resid: int
+    quantiles: dict[float, float] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def persistence(self) -> float:
@@ -84,20 +90,26 @@ class GarchLayer:
         return out / self.scale**2
 
     def quantile(self, level: float) -> float:
-        """Half-width multiplier of a central ``level`` band (standardised t)."""
-        return float(standardised_t_quantile(0.5 + level / 2.0, self.nu))
+        """Half-width multiplier of a central ``level`` band (standardised t), memoised."""
+        q = self.quantiles.get(level)
+        if q is None:
+            q = self.quantiles[level] = float(standardised_t_quantile(0.5 + level / 2.0,
+                                                                      self.nu))
+        return q
 
     def to_dict(self) -> dict[str, Any]:
         return {"vol": self.vol, "omega": self.omega, "alpha": self.alpha, "gamma": self.gamma,
                 "beta": self.beta, "nu": self.nu, "scale": self.scale,
-                "next_sigma2": self.next_sigma2, "n_resid": self.n_resid}
+                "next_sigma2": self.next_sigma2, "n_resid": self.n_resid,
+                "quantiles": [[level, self.quantile(level)] for level in BAND_LEVELS]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GarchLayer:
         return cls(vol=str(d["vol"]), omega=float(d["omega"]), alpha=float(d["alpha"]),
                    gamma=float(d["gamma"]), beta=float(d["beta"]), nu=float(d["nu"]),
                    scale=float(d["scale"]), next_sigma2=float(d["next_sigma2"]),
-                   n_resid=int(d["n_resid"]))
+                   n_resid=int(d["n_resid"]),
+                   quantiles={float(lv): float(q) for lv, q in d.get("quantiles", [])})
 
     def summary(self) -> dict[str, float | str]:
         out: dict[str, float | str] = {"vol": self.vol, "omega": self.omega / self.scale**2,

@@ -36,10 +36,13 @@ class SarimaxForecaster(Forecaster):
     trend_: str
     params_: np.ndarray
     fallback_reason_: str | None = None
+    estimated_by_: str | None = None
     bands: str = "gaussian"
     band_layer_: garch.GarchLayer | None = None
     band_warning_: str | None = None
     _psi2: np.ndarray | None = None
+    _bse: np.ndarray | None = None
+    _param_names: list[str]
 
     # --------------------------------------------------------------- design (overridable)
     def _lag(self) -> int:
@@ -65,6 +68,9 @@ class SarimaxForecaster(Forecaster):
         self._tail_results = res
         self.params_ = np.asarray(res.params, dtype=np.float64)
         self.tail_ = ss.KalmanTail.from_results(res, len(self._exog_names()))
+        self._param_names = self._exog_names() + list(res.model.param_names)[
+            len(self._exog_names()):]
+        self._bse = None
         self._psi2 = None
 
     @property
@@ -86,12 +92,17 @@ class SarimaxForecaster(Forecaster):
         # observations only from the last state. The final state (all a forecast needs) is
         # the one SARIMAX(extended).filter(params) reaches; append(refit=False) would refilter
         # the whole sample (~25x slower here).
+        # It starts from the stored tail, so a model loaded from its artifact (which has no
+        # statsmodels results) updates exactly like the one that was saved.
         endog, exog = self._design()
         new_exog = exog[-n_new:] if exog.shape[1] else None
-        with ss.single_threaded():
-            ext = self._tail_results.extend(endog[-n_new:], exog=new_exog)
+        # No single_threaded() here: a few new rows of tiny matrices use no BLAS threads,
+        # and threadpoolctl's library scan cost ~3 ms, a third of a daily update.
+        ext = ss.extend_tail(self.tail_, endog[-n_new:], self.order_, new_exog,
+                             self.params_, self.seasonal_order_)
         self._tail_results = ext
         self._full_results = None
+        self._bse = None
         self.tail_ = ss.KalmanTail.from_results(ext, len(self._exog_names()))
         if self.band_layer_ is not None:
             self.band_layer_.filter(np.asarray(ext.resid, dtype=np.float64)[-n_new:])
@@ -143,7 +154,8 @@ class SarimaxForecaster(Forecaster):
 
     def last_residuals(self, n: int) -> np.ndarray:
         """The last ``n`` one-step residuals (work space), cheap after ``update``."""
-        resid = np.asarray(self._tail_results.resid, dtype=np.float64)
+        tail = self._tail_results
+        resid = np.empty(0) if tail is None else np.asarray(tail.resid, dtype=np.float64)
         if len(resid) < n:
             resid = self._residuals()
         return resid[-n:]
@@ -178,16 +190,24 @@ class SarimaxForecaster(Forecaster):
         return self._design()
 
     def param_names(self) -> list[str]:
-        k = len(self._exog_names())
-        return self._exog_names() + list(self.results_.model.param_names)[k:]
+        return list(self._param_names)
+
+    def standard_errors(self) -> np.ndarray:
+        """Standard errors of ``params_`` (OPG): a diagnostic computed when first asked for
+        (it costs several filters over the whole sample), then kept until the next update."""
+        if self._bse is None:
+            endog, exog = self._design()
+            try:
+                self._bse = ss.standard_errors(endog, self.order_, exog, self.params_,
+                                               self.seasonal_order_)
+            except (np.linalg.LinAlgError, ValueError):
+                self._bse = np.full(len(self.params_), np.nan)
+        return self._bse
 
     def _summary(self) -> dict[str, Any]:
         res = self.results_
         names = self.param_names()
-        try:
-            bse = np.asarray(res.bse, dtype=np.float64)
-        except (np.linalg.LinAlgError, ValueError):
-            bse = np.full(len(names), np.nan)
+        bse = self.standard_errors()
         return {
             "order": list(self.order_),
             "seasonal_order": list(self.seasonal_order_),
@@ -202,10 +222,16 @@ class SarimaxForecaster(Forecaster):
             },
             "fallback_reason": self.fallback_reason_,
             "converged": getattr(self, "converged_", None),
+            "estimated_by": getattr(self, "estimated_by_", None),
             "bands": self.bands if self.band_layer_ is not None else "gaussian",
             "band_warning": self.band_warning_,
             "garch": None if self.band_layer_ is None else self.band_layer_.summary(),
         }
+
+    def criteria(self) -> dict[str, Any]:
+        self._require_fitted()
+        return {"kind": self.kind, "label": self.label, "order": list(self.order_),
+                "aic": self.aic_, "bic": self.bic_}
 
     @property
     def aic_(self) -> float:
@@ -223,8 +249,12 @@ class SarimaxForecaster(Forecaster):
             "params": [float(x) for x in self.params_],
             "param_names": self.param_names(),
             "fallback_reason": self.fallback_reason_,
+            "estimated_by": getattr(self, "estimated_by_", None),
             "band_layer": None if self.band_layer_ is None else self.band_layer_.to_dict(),
             "band_warning": self.band_warning_,
+            # The filter's state after the last observation: loading forecasts and updates
+            # from it instead of refiltering the whole history (issue 13).
+            "tail": self.tail_.to_dict(),
         }
 
     def _restore(self, learned: dict[str, Any]) -> None:
@@ -233,7 +263,16 @@ class SarimaxForecaster(Forecaster):
         self.trend_ = str(learned["trend"])
         self.params_ = np.asarray(learned["params"], dtype=np.float64)
         self.fallback_reason_ = learned.get("fallback_reason")
-        self._refilter()
+        self.estimated_by_ = learned.get("estimated_by")
+        tail = learned.get("tail")
+        if tail is None or "param_names" not in learned:
+            self._refilter()  # an artifact saved before the tail was stored
+        else:
+            self.tail_ = ss.KalmanTail.from_dict(tail)
+            self._param_names = [str(n) for n in learned["param_names"]]
+            self._full_results = self._tail_results = None  # rebuilt on first use
+            self._bse = None
+            self._psi2 = None
         layer = learned.get("band_layer")
         self.band_layer_ = None if layer is None else garch.GarchLayer.from_dict(layer)
         self.band_warning_ = learned.get("band_warning")

@@ -205,7 +205,7 @@ def choose_band_layer(forecaster: Forecaster, report: BacktestReport) -> None:
 def describe_fit(fitted: FittedModel) -> registry.NewVersion:
     """What the registry records about a fit: spec, window, fingerprint, criteria, backtest."""
     request = fitted.request
-    summary = fitted.forecaster.summary()
+    summary = fitted.forecaster.criteria()  # no standard errors: a page asks for those
     y = fitted.data.y
     return registry.NewVersion(
         symbol=check_symbol(request.symbol),

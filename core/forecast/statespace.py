@@ -6,6 +6,12 @@ A deterministic trend is a regression column, as in ``statsmodels.tsa.arima.mode
 same parameterisation as R/statsforecast's intercept and drift, so an engine's estimates are
 good starting values. Forecasts run the Kalman recursions in numpy from the last predicted
 state (microseconds) instead of statsmodels' ``get_forecast`` (milliseconds).
+
+statsmodels is imported on first use (``build_model``): a model loaded from its artifact
+forecasts from its stored :class:`KalmanTail` and never needs it (the import costs ~2 s).
+The filters here skip the parameter covariance (``cov_type="none"``; statsmodels' default
+OPG covariance costs more than the filter itself): :func:`standard_errors` computes it
+when a summary asks.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from core.errors import FitFailed
+
+if TYPE_CHECKING:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 Order = tuple[int, int, int]
 
@@ -56,6 +64,8 @@ NO_SEASON: SeasonalOrder = (0, 0, 0, 0)
 def build_model(z: np.ndarray, order: Order, exog: np.ndarray | None,
                 concentrate_scale: bool = False,
                 seasonal_order: SeasonalOrder = NO_SEASON) -> SARIMAX:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
     ex = exog if exog is not None and exog.shape[1] else None
     return SARIMAX(z, exog=ex, order=order, seasonal_order=seasonal_order, trend="n",
                    concentrate_scale=concentrate_scale)
@@ -90,6 +100,21 @@ class KalmanTail:
             beta=params[:k_exog].copy(),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain float64 arrays and a float (what an artifact stores: no library objects)."""
+        return {"a": self.a.copy(), "P": self.P.copy(), "T": self.T.copy(), "Z": self.Z.copy(),
+                "RQR": self.RQR.copy(), "H": float(self.H), "beta": self.beta.copy()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KalmanTail:
+        def arr(key: str) -> np.ndarray:
+            return np.array(d[key], dtype=np.float64)
+
+        k = len(np.asarray(d["a"]))
+        return cls(a=arr("a"), P=arr("P").reshape(k, k), T=arr("T").reshape(k, k),
+                   Z=arr("Z").reshape(1, k), RQR=arr("RQR").reshape(k, k), H=float(d["H"]),
+                   beta=arr("beta"))
+
     def forecast(self, h: int, exog_future: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of the next ``h`` observations (work space)."""
         a, P = self.a.copy(), self.P.copy()
@@ -110,7 +135,48 @@ def filter_params(z: np.ndarray, order: Order, exog: np.ndarray | None, params: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = build_model(z, order, exog, seasonal_order=seasonal_order)
-        return model.filter(np.asarray(params, dtype=np.float64))
+        return model.filter(np.asarray(params, dtype=np.float64), cov_type="none")
+
+
+def filter_at_ml_scale(z: np.ndarray, order: Order, exog: np.ndarray | None,
+                       params: np.ndarray, seasonal_order: SeasonalOrder = NO_SEASON) -> Any:
+    """Filtered results at given regression/ARMA ``params`` (no sigma2) and the sigma2 that
+    maximises the likelihood given them (statsmodels' concentrated scale): what
+    :func:`fit_mle` ends with when its optimiser stops at ``params``."""
+    model = build_model(z, order, exog, concentrate_scale=True, seasonal_order=seasonal_order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conc = model.filter(np.asarray(params, dtype=np.float64), cov_type="none",
+                            low_memory=True)
+    full = np.r_[np.asarray(params, dtype=np.float64), float(conc.scale)]
+    return filter_params(z, order, exog, full, seasonal_order)
+
+
+def standard_errors(z: np.ndarray, order: Order, exog: np.ndarray | None, params: np.ndarray,
+                    seasonal_order: SeasonalOrder = NO_SEASON) -> np.ndarray:
+    """Standard errors of ``params`` (statsmodels' default OPG covariance): a summary's
+    diagnostics, computed only when one is asked for (a filter per parameter)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(z, order, exog, seasonal_order=seasonal_order)
+        res = model.filter(np.asarray(params, dtype=np.float64), cov_type="opg")
+        return np.asarray(res.bse, dtype=np.float64)
+
+
+def extend_tail(tail: KalmanTail, new_z: np.ndarray, order: Order,
+                new_exog: np.ndarray | None, params: np.ndarray,
+                seasonal_order: SeasonalOrder = NO_SEASON) -> Any:
+    """Continue the Kalman filter over new observations only, from ``tail``'s predicted
+    state: what statsmodels' ``results.extend`` does (a model on the new data initialised
+    at the last predicted state and covariance), without needing the old results."""
+    from statsmodels.tsa.statespace.initialization import Initialization
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(new_z, order, new_exog, seasonal_order=seasonal_order)
+        model.ssm.initialization = Initialization(model.k_states, "known", constant=tail.a,
+                                                  stationary_cov=tail.P)
+        return model.filter(np.asarray(params, dtype=np.float64), cov_type="none")
 
 
 def fit_mle(z: np.ndarray, order: Order, exog: np.ndarray | None,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from core.errors import NotEnoughHistory, ValidationFailed
+from core.forecast import backtest as bt
 from core.forecast import make_forecaster
 from core.forecast import metrics as mx
 from core.forecast.backtest import backtest, rolling_forecasts
@@ -130,11 +131,53 @@ def test_progress_callback_and_factory_argument() -> None:
 
 
 @pytest.mark.slow  # starting worker processes takes several seconds
-def test_parallel_folds_equal_sequential() -> None:
+def test_parallel_folds_equal_sequential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bt, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(bt.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    monkeypatch.setattr(bt, "WORKER_START_SECONDS", 0.0)  # make the workers "pay"
+    monkeypatch.setattr(bt, "PARALLEL_MARGIN", 1e9)
     y = random_walk(150)
+    seen: list[str] = []
     seq = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5)
-    par = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5, n_jobs=2)
+    par = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5, n_jobs=2,
+                   progress=lambda f, t: seen.append(t))
+    assert any("2 processes" in t for t in seen)  # the folds did run in workers
     assert seq.to_dict() == par.to_dict()
+
+
+def test_small_parallel_backtest_runs_serially(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the size where workers pay off, n_jobs=2 runs the folds here (issue 13: 10
+    ARIMA folds took 9.4 s serially and 20.5 s in two workers), with the same numbers."""
+    monkeypatch.setattr(bt, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(bt.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    y = random_walk(150)
+    seen: list[str] = []
+    seq = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5)
+    par = backtest(make_forecaster("arima", order=(1, 1, 0)), y, folds=3, horizon=5, n_jobs=2,
+                   progress=lambda f, t: seen.append(t))
+    assert not any("processes" in t for t in seen)
+    assert [t for t in seen if t.startswith("fold")] == ["fold 1 of 3", "fold 2 of 3",
+                                                         "fold 3 of 3"]
+    assert seq.to_dict() == par.to_dict()
+
+
+@pytest.mark.parametrize(("n_jobs", "remaining", "seconds", "cpus", "load", "workers"), [
+    pytest.param(2, 9, 0.5, 2, 1.0, 1, id="arima-folds-serial"),
+    pytest.param(2, 9, 8.0, 2, 1.0, 2, id="lstm-folds-parallel"),
+    pytest.param(2, 9, 8.0, 2, 6.4, 1, id="busy-machine-serial"),
+    pytest.param(2, 9, 2.3, 2, 6.4, 1, id="slow-folds-because-busy-serial"),
+    pytest.param(-1, 9, 8.0, 4, 1.0, 4, id="all-cpus"),
+    pytest.param(-1, 9, 8.0, 4, 3.0, 2, id="idle-cpus-only"),
+    pytest.param(8, 3, 60.0, 2, 0.2, 2, id="capped-by-cpus"),
+    pytest.param(4, 1, 60.0, 4, 1.0, 1, id="one-fold-left"),
+    pytest.param(2, 9, 1.0, 2, 1.0, 1, id="break-even-stays-serial"),
+])
+def test_choose_workers(n_jobs: int, remaining: int, seconds: float, cpus: int, load: float,
+                        workers: int) -> None:
+    chosen = bt.choose_workers(n_jobs, remaining, seconds, cpus=cpus, load=load)
+    assert chosen == workers
+    parallel = bt.WORKER_START_SECONDS + -(-remaining // chosen) * seconds
+    assert chosen == 1 or parallel < remaining * seconds  # never predicted slower
 
 
 # ------------------------------------------------------------------ ensemble weights

@@ -1,6 +1,9 @@
-"""The statsforecast engine's final exact-ML refit is skipped (``method="CSS"`` with the
-approximation): the statsmodels MLE that follows reaches the same model. Same order, same
-AIC and parameters within optimiser tolerance, on backtest-sized MSFT windows."""
+"""The statsforecast engine's exact-ML estimates, which AutoARIMA serves when statsmodels'
+likelihood agrees with the engine's at them, and statsmodels' own MLE started from the
+engine's CSS estimates reach the same model on backtest-sized MSFT windows: same order,
+AIC within 0.01 (at most 0.002 worse measured: where AR and MA nearly cancel the likelihood
+is flat and the two optimisers stop at slightly different points), params within 1e-2 and
+forecasts within 2e-3 relative (1.1e-3 measured; a 95% band is ~100x wider)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def _window(start: int, n: int) -> pd.Series:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("start,n", [(5400, 2200), (2000, 1000), (0, 1000), (6500, 400)])
-def test_css_start_reaches_the_engine_exact_start_model(
+def test_engine_exact_ml_matches_statsmodels_mle_from_the_css_start(
     start: int, n: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     y = _window(start, n)
@@ -28,7 +31,12 @@ def test_css_start_reaches_the_engine_exact_start_model(
     exact = AutoARIMA().fit(y)
     monkeypatch.setattr(arima, "ENGINE_FINAL_ML", False)
     css = AutoARIMA().fit(y)
+    assert exact.estimated_by_ is not None and exact.estimated_by_.startswith("statsforecast")
+    assert css.estimated_by_ == "statsmodels ML from statsforecast's estimates"
     assert css.order_ == exact.order_ and css.trend_ == exact.trend_
-    assert css.fallback_reason_ is None and css.converged_ == exact.converged_
-    assert css.aic_ == pytest.approx(exact.aic_, abs=0.01)
-    np.testing.assert_allclose(css.params_, exact.params_, rtol=1e-3, atol=1e-5)
+    assert css.fallback_reason_ is None and exact.fallback_reason_ is None
+    assert exact.aic_ == pytest.approx(css.aic_, abs=0.01)
+    np.testing.assert_allclose(css.params_, exact.params_, rtol=1e-2, atol=1e-4)
+    a, b = exact.predict(30), css.predict(30)
+    for name in ("mean", "lo95", "hi95"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=2e-3)
