@@ -18,6 +18,8 @@ Two skill ratios, never to be confused:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 ArrayLike = np.ndarray | list[float]
@@ -93,24 +95,60 @@ def ratio_to_naive(model_mae: ArrayLike | float, naive_mae: ArrayLike | float) -
         return np.where(den > 0, num / den, np.nan)
 
 
+def binomial_tail(hits: int, n: int, p: float, *, upper: bool) -> float:
+    """P(X >= hits) (``upper``) or P(X <= hits) for X ~ Binomial(n, p), exactly (log-space
+    terms, so n in the thousands is fine).
+
+    >>> round(binomial_tail(28, 28, 0.88, upper=True), 3)  # 28 of 28 inside an 88% band
+    0.028
+    >>> abs(binomial_tail(0, 10, 0.5, upper=False) - 0.5 ** 10) < 1e-15
+    True
+    """
+    if not 0 <= hits <= n:
+        raise ValueError(f"hits must be within 0..{n}, got {hits}")
+    if p <= 0.0 or p >= 1.0:
+        certain = n if p >= 1.0 else 0  # the only count a degenerate p gives
+        return float(certain >= hits) if upper else float(certain <= hits)
+    ks = range(hits, n + 1) if upper else range(0, hits + 1)
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    return min(1.0, sum(
+        math.exp(log_n - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                 + k * log_p + (n - k) * log_q)
+        for k in ks
+    ))
+
+
+def coverage_test(hits: int, n: int, low: float, high: float,
+                  alpha: float = 0.05) -> tuple[str | None, float]:
+    """Is a band that held ``hits`` of ``n`` actuals off its target coverage [low, high]
+    beyond chance? "too narrow" when so few hits have probability below ``alpha`` even at
+    coverage ``low``, "too wide" when so many have it even at ``high``; else None. Returns
+    the verdict and that probability (1.0 when on target). A share outside the range on a
+    handful of actuals is not evidence: 6 of 6 inside a 95% band happens 74% of the time.
+
+    >>> coverage_test(6, 6, 0.90, 0.98)[0] is None
+    True
+    >>> verdict, p = coverage_test(28, 28, 0.72, 0.88); verdict, round(p, 3)
+    ('too wide', 0.028)
+    >>> coverage_test(10, 28, 0.72, 0.88)[0]
+    'too narrow'
+    """
+    if n <= 0:
+        return None, 1.0
+    share = hits / n
+    if share < low:
+        p = binomial_tail(hits, n, low, upper=False)
+        return ("too narrow" if p < alpha else None), p
+    if share > high:
+        p = binomial_tail(hits, n, high, upper=True)
+        return ("too wide" if p < alpha else None), p
+    return None, 1.0
+
+
 def coverage(actual: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> float:
     """Share of actual values inside [lo, hi]."""
     a = _a(actual)
     return float(np.mean((a >= _a(lo)) & (a <= _a(hi))))
-
-
-def coverage_off_target(value: float, low: float, high: float) -> str | None:
-    """"too narrow" below ``low``, "too wide" above ``high``, else None: a band that holds
-    too many actuals overstates the risk as surely as one holding too few understates it.
-
-    >>> coverage_off_target(0.96, 0.72, 0.88), coverage_off_target(0.8, 0.72, 0.88)
-    ('too wide', None)
-    """
-    if value < low:
-        return "too narrow"
-    if value > high:
-        return "too wide"
-    return None
 
 
 def move_sign(values: ArrayLike, last: ArrayLike | float) -> np.ndarray:

@@ -39,6 +39,9 @@ RMSE_ABS, RMSE_PCT, NAIVE_STREAK = "rmse_abs", "rmse_pct", "mae_ratio_above_one"
 # it is resolved by the next evaluation (its successor takes over).
 LEGACY_NAIVE_STREAK = "mase_above_one"
 COVERAGE80, COVERAGE95 = "coverage80", "coverage95"
+# A coverage alert needs evidence, not a share: the observed count must be this unlikely
+# (one-sided binomial) even at the nearest end of the target range.
+COVERAGE_ALPHA = 0.05
 STALE_DATA, JOB_FAILED = "stale_data", "job_failed"
 
 
@@ -162,12 +165,16 @@ def rule_naive_streak(ratio: pd.Series, days: int) -> AlertCandidate | None:
 def rule_coverage(
     scores: Scores, level: int, minimum: float, maximum: float = 1.0
 ) -> AlertCandidate | None:
-    """Share of actuals inside the ``level``% interval outside [``minimum``, ``maximum``]:
-    too narrow (risk understated) or too wide (risk overstated) are both off target."""
+    """Share of actuals inside the ``level``% interval outside [``minimum``, ``maximum``]
+    beyond chance (``metrics.coverage_test`` at ``COVERAGE_ALPHA``): too narrow (risk
+    understated) or too wide (risk overstated) are both off target."""
     if level not in (80, 95):
         raise ValidationFailed(f"coverage level must be 80 or 95, got {level!r}")
     got = scores.coverage80 if level == 80 else scores.coverage95
-    verdict = mx.coverage_off_target(got, minimum, maximum) if scores.n else None
+    if not scores.n or math.isnan(got):
+        return None
+    hits = round(got * scores.n)
+    verdict, chance = mx.coverage_test(hits, scores.n, minimum, maximum, COVERAGE_ALPHA)
     if verdict is None:
         return None
     bound = minimum if verdict == "too narrow" else maximum
@@ -175,7 +182,8 @@ def rule_coverage(
     return AlertCandidate(
         COVERAGE80 if level == 80 else COVERAGE95,
         f"{level}% intervals held {got:.0%} of {scores.n} actuals, {side} {bound:.0%}: "
-        f"{verdict} (target {minimum:.0%}-{maximum:.0%})",
+        f"{verdict} (target {minimum:.0%}-{maximum:.0%}; {hits} of {scores.n} has a "
+        f"{chance:.1%} chance at {bound:.0%})",
         got, bound,
     )  # fmt: skip
 

@@ -65,11 +65,28 @@ def test_coverage_is_flagged_both_ways(level: int, low: float, high: float, rule
     narrow = rule_coverage(BAD, level, low, high)
     assert narrow is not None and narrow.rule == rule and "too narrow" in narrow.message
     assert narrow.threshold == low
-    wide = dataclasses.replace(CALM, coverage80=0.96, coverage95=0.995)
+    # Too wide needs enough actuals to tell: 30 of 30 inside a 98% band is what such a band
+    # gives 55% of the time; 299 of 300 is 1.7%.
+    wide = dataclasses.replace(CALM, n=300, coverage80=0.96, coverage95=299 / 300)
     fired = rule_coverage(wide, level, low, high)
     assert fired is not None and "too wide" in fired.message and fired.threshold == high
     assert rule_coverage(CALM, level, low, high) is None
     assert rule_coverage(EMPTY, level, low, high) is None
+
+
+def test_a_coverage_share_off_target_on_a_few_actuals_is_not_an_alert() -> None:
+    """The demo opened "95% intervals held 100% of 6 actuals: too wide" alerts: 6 of 6
+    inside a 98% band happens 89% of the time, so it is no evidence of a bad band."""
+    few = dataclasses.replace(CALM, n=6, coverage80=1.0, coverage95=1.0)
+    assert rule_coverage(few, 80, 0.72, 0.88) is None
+    assert rule_coverage(few, 95, 0.90, 0.98) is None
+    narrow = dataclasses.replace(CALM, n=6, coverage80=4 / 6, coverage95=5 / 6)
+    assert rule_coverage(narrow, 80, 0.72, 0.88) is None
+    assert rule_coverage(narrow, 95, 0.90, 0.98) is None
+    # The same shares on 60 actuals are evidence, both ways.
+    many = dataclasses.replace(CALM, n=60, coverage80=1.0, coverage95=40 / 60)
+    assert "too wide" in rule_coverage(many, 80, 0.72, 0.88).message  # type: ignore[union-attr]
+    assert "too narrow" in rule_coverage(many, 95, 0.90, 0.98).message  # type: ignore[union-attr]
 
 
 def test_coverage_level_is_checked() -> None:
