@@ -167,7 +167,7 @@ with tab_alerts:
         f"price; MAE ratio to naive above 1 for {limits.mae_ratio_above_one_days} days; "
         f"coverage outside {limits.coverage80_min:.0%}-{limits.coverage80_max:.0%} (80% band) "
         f"or {limits.coverage95_min:.0%}-{limits.coverage95_max:.0%} (95% band), too narrow "
-        f"or too wide; no new bar "
+        f"or too wide beyond chance (binomial test at 5%); no new bar "
         f"for {limits.stale_trading_days} trading days; a failed scheduled job. "
         f"Cool-down {limits.cooldown_days} days."
     )
