@@ -382,3 +382,19 @@ def champion_timeline(timeline: pd.DataFrame, *, title: str, closed: Closed = No
                       height=140 + 26 * max(1, len(timeline)), yaxis={"autorange": "reversed"})
     _no_gaps(fig, closed)
     return fig
+
+
+def sparkline(closes: Sequence[float]) -> dict[str, object]:
+    """A card's sparkline as a Vega-Lite spec: the line alone, no axes, its own y range (a
+    zero-based axis flattens a stock's moves into a straight line)."""
+    values = [{"i": i, "close": float(c)} for i, c in enumerate(closes)]
+    return {
+        "data": {"values": values},
+        "mark": {"type": "line", "strokeWidth": 1.5, "tooltip": False},
+        "encoding": {
+            "x": {"field": "i", "type": "quantitative", "axis": None},
+            "y": {"field": "close", "type": "quantitative", "axis": None,
+                  "scale": {"zero": False}},
+        },
+        "config": {"view": {"stroke": None}},
+    }

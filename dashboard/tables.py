@@ -95,6 +95,19 @@ def text(value: object) -> str:
     return MISSING if is_missing(value) or value == "" else str(value)
 
 
+def naive_verdict(ratio: float) -> str:
+    """How an MAE ratio to naive reads as shown (two decimals): a ratio that rounds to 1.00
+    is level with naive, not "better" (an ARIMA(0,1,0) champion is the naive forecast).
+
+    >>> naive_verdict(0.998), naive_verdict(0.97), naive_verdict(1.02)
+    ('level with naive', 'better than naive', 'worse than naive')
+    """
+    shown = round(ratio, 2)
+    if shown > 1.0:
+        return "worse than naive"
+    return "better than naive" if shown < 1.0 else "level with naive"
+
+
 def horizon_label(days: int) -> str:
     """``1 day``, ``5 days``: for headings such as "Mean in 1 day"."""
     return f"{days:,} day" if days == 1 else f"{days:,} days"

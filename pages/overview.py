@@ -9,7 +9,7 @@ import streamlit as st
 from core import jobs
 from core.demo import demo_loaded
 from core.errors import CoreError
-from dashboard import keys, monitor_queries, nav, queries, tables, widgets
+from dashboard import charts, keys, monitor_queries, nav, queries, tables, widgets
 from dashboard.guard import run
 from dashboard.resources import app_context
 
@@ -75,17 +75,19 @@ for i, symbol in enumerate(watch):
         a.metric("Last close", tables.price(card.last_close, places),
                  f"{card.change:+.2%}" if card.change is not None else None,
                  help=f"Bar of {card.last_date:%Y-%m-%d}")
+        # The data's date as text, not a metric: a metric's large figure cuts a date short.
+        b.caption("Data to")
+        b.markdown(f"**{card.last_date:%d %b %Y}**")
         if card.sample:
-            b.metric("Data", f"{card.last_date:%Y-%m-%d}", "bundled sample", delta_color="off",
-                     delta_arrow="off", help="A fixed real history shipped with the product.")
+            b.badge("bundled sample", color="gray", icon=":material/inventory_2:",
+                    help="A fixed real history shipped with the product.")
+        elif card.stale_days <= 1:
+            b.badge("up to date", color="green", help=f"Sessions of {card.exchange}.")
         else:
-            freshness = ("up to date" if card.stale_days <= 1 else
-                         f"{card.stale_days:,} trading days old")
-            b.metric("Data", f"{card.last_date:%Y-%m-%d}", freshness,
-                     delta_color="off" if card.stale_days <= 1 else "inverse",
-                     delta_arrow="off", help=f"Sessions of {card.exchange}.")
+            b.badge(f"{card.stale_days:,} trading days old", color="red",
+                    help=f"Sessions of {card.exchange}.")
         if card.spark:
-            st.line_chart(list(card.spark), height=90)
+            st.vega_lite_chart(charts.sparkline(card.spark), height=70)
         if card.sample:
             st.caption(f":material/inventory_2: Bundled sample data ({card.exchange}), ending "
                        f"{card.last_date:%d %b %Y}: it is not updated, so its age is not an "
@@ -110,16 +112,15 @@ for i, symbol in enumerate(watch):
             c.metric("30-day MAE ratio to naive", "–",
                      help="No scored forecasts in the last 30 days.")
         else:
-            c.metric("30-day MAE ratio to naive", f"{card.mase_30:.2f}",
-                     "worse than naive" if card.mase_30 > 1 else "better than naive",
-                     delta_color="inverse" if card.mase_30 > 1 else "normal", delta_arrow="off",
+            verdict = tables.naive_verdict(card.mase_30)
+            c.metric("30-day MAE ratio to naive", f"{card.mase_30:.2f}", verdict,
+                     delta_color=("inverse" if verdict == "worse than naive" else
+                                  "normal" if verdict == "better than naive" else "off"),
+                     delta_arrow="off",
                      help="Model MAE / naive MAE over the last 30 scored days; below 1 beats "
                           "'tomorrow = today'.")
         d.metric("Open alerts", f"{card.open_alerts:,}")
-        links = st.columns(3)
-        links[0].page_link(nav.EXPLORER, label="Data", icon=":material/candlestick_chart:",
-                           query_params={"symbol": symbol})
-        links[1].page_link(nav.FORECAST, label="Forecast", icon=":material/insights:",
-                           query_params={"symbol": symbol})
-        links[2].page_link(nav.MONITORING, label="Monitor",
-                           icon=":material/monitor_heart:", query_params={"symbol": symbol})
+        links = st.columns(3, gap="small")  # text only: with icons a 3-card row cuts them
+        links[0].page_link(nav.EXPLORER, label="Data", query_params={"symbol": symbol})
+        links[1].page_link(nav.FORECAST, label="Forecast", query_params={"symbol": symbol})
+        links[2].page_link(nav.MONITORING, label="Monitor", query_params={"symbol": symbol})
