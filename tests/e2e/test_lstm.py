@@ -89,9 +89,9 @@ def test_fit_an_lstm_save_it_and_see_its_forecast(page, server: Server) -> None:
     main.get_by_text("95% range").first.wait_for()
     main.locator("[data-testid='stMultiSelect']").filter(
         has_text="Overlay other saved models").first.click()
-    page.get_by_role("option", name=re.compile(rf"#{version} LSTM")).click()
+    page.get_by_role("option", name=re.compile(rf"^model {version} · LSTM")).click()
     _settle(page)
     legend = main.locator(".js-plotly-plot .legendtext").filter(
-        has_text=re.compile(rf"#{version} LSTM"))
+        has_text=re.compile(rf"model {version} · LSTM"))
     legend.first.wait_for(state="attached")
     assert_no_exception(page)
