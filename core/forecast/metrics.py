@@ -98,7 +98,7 @@ def ratio_to_naive(model_mae: ArrayLike | float, naive_mae: ArrayLike | float) -
 def binomial_tail(hits: int, n: int, p: float, *, upper: bool) -> float:
     """P(X >= hits) (``upper``) or P(X <= hits) for X ~ Binomial(n, p), exactly (log-space
     terms, so n in the thousands is fine). Written out rather than ``scipy.stats.binom``:
-    the alert rules run in light CLI commands, which must not import scipy.stats.
+    light CLI commands (``models``) import this module and must not import scipy.stats.
 
     >>> round(binomial_tail(28, 28, 0.88, upper=True), 3)  # 28 of 28 inside an 88% band
     0.028
