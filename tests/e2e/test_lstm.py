@@ -21,6 +21,10 @@ pytestmark = pytest.mark.e2e
 
 LONG = 300_000  # ms: Keras + JAX import and training on a shared, busy machine
 EPOCHS = 6
+# Small batches make each epoch last about a second on an idle machine, long enough for
+# the page's one-second poll to show it: with the default 64, the six epochs of a CI run
+# ended between two polls and the test never saw "epoch n/6".
+BATCH = 4
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,7 @@ def test_fit_an_lstm_save_it_and_see_its_forecast(page, server: Server) -> None:
     _settle(page)
     main.get_by_text("Epochs (at most)").first.wait_for()
     _number(page, "Epochs (at most)", EPOCHS)
+    _number(page, "Batch size", BATCH)
     _number(page, "Backtest folds", 1)
 
     main.get_by_role("button", name="Fit and backtest").click()
