@@ -17,7 +17,9 @@ challenger viewed and logged beside the champion), the first one logged counts.
 
 The level becomes a scale on the model's own half-widths (work space), ``z(1 - alpha_t/2)
 / z(1 - alpha/2)``: a GARCH band keeps its shape and only its width is corrected. A step
-with no reconciled history yet keeps scale 1 (the model's bands as they are).
+with no reconciled history yet (beyond the 5 steps the daily job logs) takes the scale of
+the nearest shorter step that has one, so the band keeps widening with the horizon; with
+no history at all the scale is 1 (the model's bands as they are).
 
 ``calibration`` of a model version (stored in its spec, ``"aci"`` unless the version says
 ``"none"``) switches the layer on or off; :func:`band_method` names the published method
@@ -80,10 +82,32 @@ class AciState:
         return len(self.n)
 
     def scales(self) -> tuple[np.ndarray, np.ndarray]:
-        """Half-width multipliers (80%, 95%) per step."""
+        """Half-width multipliers (80%, 95%) per step; a step without history takes the
+        scale of the nearest shorter step that has one (:func:`carry_forward`)."""
         s80 = np.array([conformal.aci_scale(a, conformal.LEVELS[0]) for a in self.alpha[:, 0]])
         s95 = np.array([conformal.aci_scale(a, conformal.LEVELS[1]) for a in self.alpha[:, 1]])
-        return s80, s95
+        return carry_forward(s80, self.n), carry_forward(s95, self.n)
+
+
+def carry_forward(scale: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``scale`` with each step that has no reconciled history (``n == 0``) set to the
+    scale of the nearest shorter step that has some; 1.0 where no shorter step has any.
+    The daily job logs 5 steps, so a 20-day forecast's steps 6-20 have no history: left at
+    1.0 its band would narrow after step 5 whenever the market made the layer widen it.
+
+    >>> carry_forward(np.array([1.4, 1.3, 1.0, 1.0]), np.array([40, 39, 0, 0])).tolist()
+    [1.4, 1.3, 1.3, 1.3]
+    >>> carry_forward(np.array([1.0, 1.0]), np.array([0, 0])).tolist()
+    [1.0, 1.0]
+    """
+    out = np.array(scale, dtype=np.float64, copy=True)
+    known: float | None = None
+    for k, count in enumerate(np.asarray(n)):
+        if count > 0:
+            known = float(out[k])
+        elif known is not None:
+            out[k] = known
+    return out
 
 
 def aci_from_misses(steps: np.ndarray, miss80: np.ndarray, miss95: np.ndarray, horizon: int,
