@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 from pmdarima.datasets import load_msft
 
+from bench.timing import timed
 from core.forecast import forecaster_from_state, make_forecaster
 from core.forecast import statespace as ss
 from core.forecast.arima import trend_for
@@ -43,16 +43,6 @@ def msft(n: int) -> pd.Series:
     df = load_msft().iloc[-n:]
     idx = trading_calendar("XNYS").sessions("2000-01-01", df["Date"].iloc[-1])[-n:]
     return pd.Series(df["Close"].to_numpy(dtype=float), index=idx, name="close")
-
-
-def timed(fn: Callable[[], Any], runs: int = 1) -> tuple[float, Any]:
-    """Median wall time of ``runs`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def select_pmdarima(z: np.ndarray) -> Any:

@@ -12,12 +12,10 @@ are what this machine measured, whatever they show; ``--quick`` runs one fit and
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
+from bench.timing import timed
 from core.forecast import forecaster_from_state, make_forecaster
 from core.forecast.artifacts import read_artifact, write_artifact
 from core.forecast.backtest import BacktestReport, backtest
@@ -45,16 +44,6 @@ def msft(n: int) -> pd.Series:
     bars = load_sample_bars().iloc[-n:]
     idx = trading_calendar("XNYS").sessions("2000-01-01", bars["date"].iloc[-1])[-n:]
     return pd.Series(bars["close"].to_numpy(dtype=float), index=idx, name="close")
-
-
-def timed(fn: Callable[[], Any], runs: int = 1) -> tuple[float, Any]:
-    """Median wall time of ``runs`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
